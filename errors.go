@@ -1,0 +1,57 @@
+package sharelog
+
+import (
+	"errors"
+	"time"
+)
+
+// PermanentError marks a failure that retrying cannot mend: the destination
+// refused the event itself (bad request, unknown index, gone). The event goes
+// to the dead-letter topic with the reason.
+type PermanentError struct{ Err error }
+
+func (e *PermanentError) Error() string { return "permanent: " + e.Err.Error() }
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+// RetryableError marks a failure that may pass: a timeout, an unavailable
+// broker or destination, a rate limit. After, when not zero, is how long the
+// other side asked us to wait (Retry-After).
+type RetryableError struct {
+	Err   error
+	After time.Duration
+}
+
+func (e *RetryableError) Error() string { return "retryable: " + e.Err.Error() }
+func (e *RetryableError) Unwrap() error { return e.Err }
+
+// Permanent wraps err as a PermanentError; nil stays nil.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &PermanentError{Err: err}
+}
+
+// Retryable wraps err as a RetryableError with the wait the other side asked
+// for (0 if none); nil stays nil.
+func Retryable(err error, after time.Duration) error {
+	if err == nil {
+		return nil
+	}
+	return &RetryableError{Err: err, After: after}
+}
+
+// IsPermanent reports whether err, or an error it wraps, is a PermanentError.
+func IsPermanent(err error) bool {
+	var pe *PermanentError
+	return errors.As(err, &pe)
+}
+
+// RetryAfter returns the wait a RetryableError in err's chain asks for.
+func RetryAfter(err error) (time.Duration, bool) {
+	var re *RetryableError
+	if errors.As(err, &re) {
+		return re.After, true
+	}
+	return 0, false
+}

@@ -1,0 +1,244 @@
+package sharelog
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"unicode/utf8"
+)
+
+// Size limits on the raw event's strings, in bytes.
+const (
+	MaxIDLen        = 64
+	MaxRefLen       = 128 // workspace, file, link, API key ids
+	MaxNameLen      = 256 // workspace name
+	MaxEmailLen     = 320
+	MaxFileNameLen  = 1024
+	MaxPathLen      = 4096
+	MaxUserAgentLen = 2048
+	MaxReasonLen    = 64
+	MaxServerLen    = 128
+	MaxIPLen        = 64
+)
+
+// FieldError says what is wrong with one field of an event. Field is the JSON
+// path of the field ("client.ip").
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
+
+// FieldErrors is every problem found in one event.
+type FieldErrors []*FieldError
+
+func (fe FieldErrors) Error() string {
+	parts := make([]string, len(fe))
+	for i, e := range fe {
+		parts[i] = e.Error()
+	}
+	return strings.Join(parts, "; ")
+}
+
+type checker struct{ errs FieldErrors }
+
+func (c *checker) fail(field, format string, args ...any) {
+	c.errs = append(c.errs, &FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+}
+
+// str checks a string's presence, length and characters.
+func (c *checker) str(field, v string, required bool, max int) bool {
+	switch {
+	case v == "":
+		if required {
+			c.fail(field, "is required")
+		}
+		return false
+	case len(v) > max:
+		c.fail(field, "is %d bytes, longer than the limit of %d", len(v), max)
+		return false
+	case !utf8.ValidString(v):
+		c.fail(field, "is not valid UTF-8")
+		return false
+	case strings.IndexFunc(v, isControl) >= 0:
+		c.fail(field, "contains a control character")
+		return false
+	}
+	return true
+}
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) }
+
+func (c *checker) email(field, v string, required bool) {
+	if c.str(field, v, required, MaxEmailLen) {
+		at := strings.LastIndexByte(v, '@')
+		if at <= 0 || at == len(v)-1 || strings.ContainsAny(v, " ,;<>") {
+			c.fail(field, "%q is not an email address", v)
+		}
+	}
+}
+
+// Validate checks a raw event: required fields, the action list, a UTC time,
+// a parseable IP, and the size of every string. It returns nil or FieldErrors
+// naming each wrong field. Enriched groups must be absent: the pipeline sets
+// them.
+func (e *Event) Validate() error {
+	var c checker
+	if c.str("id", e.ID, true, MaxIDLen) && !isUUID(e.ID) && !isULID(e.ID) {
+		c.fail("id", "%q is neither a UUID nor a ULID", e.ID)
+	}
+	if e.Time.IsZero() {
+		c.fail("time", "is required")
+	} else if _, off := e.Time.Zone(); off != 0 {
+		c.fail("time", "must be UTC (end in Z), has offset %+d s", off)
+	}
+	if c.str("workspace.id", e.Workspace.ID, true, MaxRefLen) {
+		c.slug("workspace.id", e.Workspace.ID)
+	}
+	c.str("workspace.name", e.Workspace.Name, false, MaxNameLen)
+
+	switch e.Actor.Type {
+	case ActorUser:
+		c.email("actor.email", e.Actor.Email, true)
+	case ActorAPIKey:
+		c.str("actor.api_key_id", e.Actor.APIKeyID, true, MaxRefLen)
+	case ActorAnonymous:
+		if e.Actor.Email != "" || e.Actor.APIKeyID != "" {
+			c.fail("actor", "an anonymous actor has no email or api_key_id")
+		}
+	case "":
+		c.fail("actor.type", "is required (user, api_key or anonymous)")
+	default:
+		c.fail("actor.type", "%q is not one of user, api_key, anonymous", truncate(string(e.Actor.Type)))
+	}
+	if e.Actor.Type != ActorUser && e.Actor.Email != "" {
+		c.email("actor.email", e.Actor.Email, false)
+	}
+	c.email("actor.visitor_email", e.Actor.VisitorEmail, false)
+
+	switch {
+	case e.Action == "":
+		c.fail("action", "is required")
+	case !e.Action.Valid():
+		c.fail("action", "%q is not a known action", truncate(string(e.Action)))
+	}
+	switch {
+	case e.Result == "":
+		c.fail("result", "is required (success, denied or error)")
+	case !e.Result.Valid():
+		c.fail("result", "%q is not one of success, denied, error", truncate(string(e.Result)))
+	case e.Result == Success && e.Reason != "":
+		c.fail("reason", "is only given when result is denied or error")
+	case e.Result != Success && e.Reason == "":
+		c.fail("reason", "is required when result is %s", e.Result)
+	}
+	if c.str("reason", e.Reason, false, MaxReasonLen) {
+		c.slug("reason", e.Reason)
+	}
+
+	if e.File != nil {
+		c.str("file.id", e.File.ID, true, MaxRefLen)
+		c.str("file.name", e.File.Name, false, MaxFileNameLen)
+		c.str("file.path", e.File.Path, false, MaxPathLen)
+		if e.File.Size < 0 {
+			c.fail("file.size", "is negative")
+		}
+	} else if strings.HasPrefix(string(e.Action), "file.") {
+		c.fail("file", "is required for %s", e.Action)
+	}
+	if e.Link != nil {
+		c.str("link.id", e.Link.ID, true, MaxRefLen)
+	} else if e.Action.NeedsLink() {
+		c.fail("link", "is required for %s", e.Action)
+	}
+
+	if c.str("client.ip", e.Client.IP, true, MaxIPLen) {
+		if a, err := netip.ParseAddr(e.Client.IP); err != nil || a.Zone() != "" {
+			c.fail("client.ip", "%q is not an IP address", e.Client.IP)
+		}
+	}
+	c.str("client.user_agent", e.Client.UserAgent, false, MaxUserAgentLen)
+	switch e.Client.Kind {
+	case ClientBrowser, ClientCLI, ClientSDK, ClientAPI:
+	case "":
+		c.fail("client.kind", "is required (browser, cli, sdk or api)")
+	default:
+		c.fail("client.kind", "%q is not one of browser, cli, sdk, api", truncate(string(e.Client.Kind)))
+	}
+	if e.Server != nil {
+		c.str("server.region", e.Server.Region, false, MaxServerLen)
+		c.str("server.node", e.Server.Node, false, MaxServerLen)
+	}
+
+	for _, g := range [...]struct {
+		name string
+		set  bool
+	}{{"geo", e.Geo != nil}, {"platform", e.Platform != nil}, {"session", e.Session != nil}, {"pipeline", e.Pipeline != nil}} {
+		if g.set {
+			c.fail(g.name, "is set by the pipeline, not by the producer")
+		}
+	}
+	if len(c.errs) == 0 {
+		return nil
+	}
+	return c.errs
+}
+
+// slug checks that v holds only letters, digits, '_', '-', '.' and ':'.
+func (c *checker) slug(field, v string) {
+	for i := 0; i < len(v); i++ {
+		b := v[i]
+		if !(b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '_' || b == '-' || b == '.' || b == ':') {
+			c.fail(field, "%q may hold only letters, digits and _ - . :", truncate(v))
+			return
+		}
+	}
+}
+
+func truncate(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
+}
+
+// isUUID reports whether s is a UUID in its canonical 8-4-4-4-12 hex form.
+func isUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < 36; i++ {
+		switch i {
+		case 8, 13, 18, 23:
+			if s[i] != '-' {
+				return false
+			}
+		default:
+			if !isHex(s[i]) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func isHex(b byte) bool { return b >= '0' && b <= '9' || b >= 'a' && b <= 'f' || b >= 'A' && b <= 'F' }
+
+// isULID reports whether s is a ULID: 26 Crockford base32 characters, the
+// first at most '7'.
+func isULID(s string) bool {
+	if len(s) != 26 || s[0] > '7' {
+		return false
+	}
+	for i := 0; i < 26; i++ {
+		b := s[i]
+		if b >= 'a' && b <= 'z' {
+			b -= 'a' - 'A'
+		}
+		if !(b >= '0' && b <= '9' || b >= 'A' && b <= 'Z') || b == 'I' || b == 'L' || b == 'O' || b == 'U' {
+			return false
+		}
+	}
+	return true
+}
