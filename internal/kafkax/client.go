@@ -1,0 +1,192 @@
+package kafkax
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// Conn builds Kafka clients for one cluster. Each Conn has its own transport
+// (kafka-go's DefaultTransport, shared process-wide, fails once after a broker
+// restart). A Conn is safe for concurrent use.
+type Conn struct {
+	cfg       Config
+	brokers   []string
+	transport *kafka.Transport
+	dialer    *kafka.Dialer
+	client    *kafka.Client
+}
+
+// NewConn returns a Conn to brokers (which override cfg.Brokers, so that the
+// embedded broker's address can be passed in).
+func NewConn(cfg Config, brokers []string) (*Conn, error) {
+	if len(brokers) == 0 {
+		return nil, errors.New("kafka: no brokers")
+	}
+	transport := &kafka.Transport{
+		ClientID:    cfg.ClientID,
+		DialTimeout: 5 * time.Second,
+		IdleTimeout: 30 * time.Second,
+		MetadataTTL: 10 * time.Second,
+	}
+	return &Conn{
+		cfg:       cfg,
+		brokers:   brokers,
+		transport: transport,
+		dialer:    &kafka.Dialer{ClientID: cfg.ClientID, Timeout: 5 * time.Second, DualStack: true},
+		client:    &kafka.Client{Addr: kafka.TCP(brokers...), Transport: transport, Timeout: 10 * time.Second},
+	}, nil
+}
+
+// Brokers returns the bootstrap addresses.
+func (c *Conn) Brokers() []string { return c.brokers }
+
+// Config returns the configuration the Conn was made with.
+func (c *Conn) Config() Config { return c.cfg }
+
+// Client returns the admin client.
+func (c *Conn) Client() *kafka.Client { return c.client }
+
+// Close releases idle connections.
+func (c *Conn) Close() { c.transport.CloseIdleConnections() }
+
+// NewWriter returns a producer that waits for all in-sync replicas
+// (RequireAll), partitions by key with murmur2 (as Kafka's Java clients do, so
+// other producers put a link on the same partition), and lingers only
+// cfg.Linger. WriteMessages on it is synchronous: it returns once every
+// message is acknowledged, or with an error (kafka.WriteErrors per message).
+// The caller closes it.
+func (c *Conn) NewWriter() *kafka.Writer {
+	return &kafka.Writer{
+		Addr:         kafka.TCP(c.brokers...),
+		Balancer:     &kafka.Murmur2Balancer{},
+		RequiredAcks: kafka.RequireAll,
+		BatchTimeout: c.cfg.Linger,
+		BatchSize:    10000,
+		BatchBytes:   16 << 20,
+		WriteTimeout: c.cfg.WriteTimeout,
+		ReadTimeout:  c.cfg.WriteTimeout,
+		MaxAttempts:  3,
+		Transport:    c.transport,
+	}
+}
+
+// NewGroupReader returns a consumer-group reader of topic that never commits
+// on its own: the caller fetches (FetchMessage), processes, and commits
+// (CommitMessages) in offset order. A new group starts at the oldest offset.
+func (c *Conn) NewGroupReader(group, topic string, logger *slog.Logger) *kafka.Reader {
+	rc := kafka.ReaderConfig{
+		Brokers:           c.brokers,
+		GroupID:           group,
+		Topic:             topic,
+		Dialer:            c.dialer,
+		MinBytes:          1,
+		MaxBytes:          16 << 20,
+		MaxWait:           250 * time.Millisecond,
+		QueueCapacity:     1000,
+		CommitInterval:    0, // synchronous commits, only when asked
+		StartOffset:       kafka.FirstOffset,
+		HeartbeatInterval: 2 * time.Second,
+		SessionTimeout:    10 * time.Second,
+		RebalanceTimeout:  10 * time.Second,
+		JoinGroupBackoff:  500 * time.Millisecond,
+		ReadBackoffMin:    50 * time.Millisecond,
+		ReadBackoffMax:    500 * time.Millisecond,
+		MaxAttempts:       3,
+	}
+	if logger != nil {
+		rc.ErrorLogger = kafka.LoggerFunc(func(msg string, args ...any) {
+			logger.Warn("kafka reader", "group", group, "topic", topic, "msg", fmt.Sprintf(msg, args...))
+		})
+	}
+	return kafka.NewReader(rc)
+}
+
+// EnsureTopics creates the topics that are missing, with the configured
+// partition count and replication factor, retrying until ctx ends while the
+// brokers are not reachable yet. Existing topics are left unchanged.
+func (c *Conn) EnsureTopics(ctx context.Context, topics ...string) error {
+	req := &kafka.CreateTopicsRequest{}
+	for _, t := range topics {
+		req.Topics = append(req.Topics, kafka.TopicConfig{
+			Topic:             t,
+			NumPartitions:     c.cfg.Partitions,
+			ReplicationFactor: c.cfg.ReplicationFactor,
+		})
+	}
+	backoff := 100 * time.Millisecond
+	for {
+		err := c.createTopics(ctx, req)
+		if err == nil {
+			return nil
+		}
+		var te *topicError
+		if errors.As(err, &te) {
+			return err // the broker refused: retrying will not help
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("kafka: creating topics %v: %w (last error: %v)", topics, ctx.Err(), err)
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 2*time.Second)
+	}
+}
+
+type topicError struct {
+	topic string
+	err   error
+}
+
+func (e *topicError) Error() string {
+	return fmt.Sprintf("kafka: creating topic %s: %v", e.topic, e.err)
+}
+
+func (c *Conn) createTopics(ctx context.Context, req *kafka.CreateTopicsRequest) error {
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	resp, err := c.client.CreateTopics(rctx, req)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for topic, terr := range resp.Errors {
+		if terr != nil && !errors.Is(terr, kafka.TopicAlreadyExists) {
+			errs = append(errs, &topicError{topic: topic, err: terr})
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Ping reports whether the cluster answers a metadata request within d.
+func (c *Conn) Ping(ctx context.Context, d time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	_, err := c.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{}})
+	return err
+}
+
+// WaitReachable waits until a TCP connection to one of the brokers succeeds,
+// or ctx ends.
+func (c *Conn) WaitReachable(ctx context.Context) error {
+	var d net.Dialer
+	for {
+		for _, b := range c.brokers {
+			conn, err := d.DialContext(ctx, "tcp", b)
+			if err == nil {
+				conn.Close()
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("kafka: no broker of %v reachable: %w", c.brokers, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
