@@ -1,0 +1,68 @@
+// Command sharelog runs the sharelog pipeline: every role together (run) or
+// one role per process (ingest, enrich), and the tools around it (simulate,
+// bench).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `sharelog — access and audit events of a file and link sharing service, carried through Kafka.
+
+Usage:
+  sharelog run       [--config FILE]   every role in one process (embedded Kafka when no brokers are configured)
+  sharelog ingest    [--config FILE]   POST /v1/events → <prefix>.raw
+  sharelog enrich    [--config FILE]   <prefix>.raw → geo, platform, session → <prefix>.enriched
+  sharelog simulate  [flags]           send traffic like a busy link and file server
+  sharelog bench     [flags]           measure ingest → Kafka → enrich end to end
+  sharelog config    [--config FILE]   print the effective configuration (secrets hidden) and every key's variable
+
+Every configuration key can be set from the environment as SHARELOG_<PATH>,
+e.g. SHARELOG_HTTP_ADDR, SHARELOG_KAFKA_BROKERS, SHARELOG_INGEST_KEYS.
+Run "sharelog COMMAND -h" for a command's flags.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := dispatch(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "sharelog:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return flag.ErrHelp
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "run":
+		return runRoles(ctx, "run", rest, stdout, stderr, roleIngest|roleEnrich)
+	case "ingest":
+		return runRoles(ctx, "ingest", rest, stdout, stderr, roleIngest)
+	case "enrich":
+		return runRoles(ctx, "enrich", rest, stdout, stderr, roleEnrich)
+	case "simulate":
+		return simulateCmd(ctx, rest, stdout, stderr)
+	case "bench":
+		return benchCmd(ctx, rest, stdout, stderr)
+	case "config":
+		return configCmd(rest, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", cmd)
+}

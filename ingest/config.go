@@ -1,0 +1,85 @@
+// Package ingest takes events from the link and file server into Kafka: a Go
+// client the server embeds (Client), and the HTTP endpoint POST /v1/events
+// (Handler). Both produce to <prefix>.raw, keyed by link id, else workspace
+// id, and report success only once Kafka has acknowledged every event with
+// acks from all in-sync replicas.
+package ingest
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Config configures the HTTP ingest endpoint.
+type Config struct {
+	// Keys are the accepted bearer keys. Prefer KeysFile or the environment
+	// (SHARELOG_INGEST_KEYS, comma-separated); empty: one is generated,
+	// stored in the data directory and printed once.
+	Keys []string `yaml:"keys"`
+	// KeysFile holds one key a line.
+	KeysFile string `yaml:"keys_file"`
+	// MaxBodyBytes limits a request body, after gzip decoding; default 5 MiB.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// MaxEvents limits the events of one request; default 10000.
+	MaxEvents int `yaml:"max_events"`
+	// MaxInFlight limits concurrent requests; more are answered 429.
+	// Default 64.
+	MaxInFlight int `yaml:"max_in_flight"`
+	// ProduceTimeout bounds waiting for Kafka's acknowledgement; past it the
+	// request is answered 503. Default 10s.
+	ProduceTimeout time.Duration `yaml:"produce_timeout"`
+	// RetryAfter is the Retry-After sent with 429 and 503. Default 1s.
+	RetryAfter time.Duration `yaml:"retry_after"`
+}
+
+// MinKeyLen is the shortest accepted ingest key, in bytes.
+const MinKeyLen = 16
+
+// SetDefaults fills unset fields.
+func (c *Config) SetDefaults() {
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = 5 << 20
+	}
+	if c.MaxEvents == 0 {
+		c.MaxEvents = 10000
+	}
+	if c.MaxInFlight == 0 {
+		c.MaxInFlight = 64
+	}
+	if c.ProduceTimeout == 0 {
+		c.ProduceTimeout = 10 * time.Second
+	}
+	if c.RetryAfter == 0 {
+		c.RetryAfter = time.Second
+	}
+}
+
+// Validate reports every wrong field; key values never appear in errors.
+func (c Config) Validate() error {
+	var errs []error
+	for i, k := range c.Keys {
+		if len(k) < MinKeyLen {
+			errs = append(errs, fmt.Errorf("keys[%d]: is %d bytes, shorter than %d", i, len(k), MinKeyLen))
+		}
+	}
+	if len(c.Keys) > 0 && c.KeysFile != "" {
+		errs = append(errs, errors.New("keys_file: give either keys or keys_file, not both"))
+	}
+	if c.MaxBodyBytes < 1024 || c.MaxBodyBytes > 1<<30 {
+		errs = append(errs, fmt.Errorf("max_body_bytes: %d is not between 1024 and 1 GiB", c.MaxBodyBytes))
+	}
+	if c.MaxEvents < 1 || c.MaxEvents > 1000000 {
+		errs = append(errs, fmt.Errorf("max_events: %d is not between 1 and 1000000", c.MaxEvents))
+	}
+	if c.MaxInFlight < 1 {
+		errs = append(errs, fmt.Errorf("max_in_flight: %d must be at least 1", c.MaxInFlight))
+	}
+	if c.ProduceTimeout <= 0 {
+		errs = append(errs, errors.New("produce_timeout: must be positive"))
+	}
+	if c.RetryAfter < time.Second {
+		errs = append(errs, fmt.Errorf("retry_after: %s is under 1s (Retry-After counts whole seconds)", c.RetryAfter))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,288 @@
+package ingest
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+	sharelog "github.com/sharelog/sharelog"
+)
+
+// Handler serves POST /v1/events. It is safe for concurrent use.
+//
+// The body is a JSON array of events, NDJSON (one event a line) or one JSON
+// object, optionally gzip-encoded (Content-Encoding: gzip). Answers:
+//   - 202: every event is valid and Kafka acknowledged all of them;
+//   - 400: some events are invalid: each is listed with its index, line and
+//     fields; the valid ones were still produced and acknowledged, and
+//     "accepted" says how many (a JSON array that is not well-formed is
+//     refused whole, since no event after the fault can be located);
+//   - 401: no valid bearer key; 413: body or event count over the limit;
+//   - 429: too many concurrent requests; 503: Kafka did not acknowledge
+//     within the produce timeout. Both carry Retry-After; nothing of a 503
+//     batch may be taken as accepted (a retry may duplicate some events).
+type Handler struct {
+	cfg     Config
+	client  *Client
+	keys    [][sha256.Size]byte
+	slots   chan struct{}
+	log     *slog.Logger
+	metrics *handlerMetrics
+}
+
+type handlerMetrics struct {
+	accepted prometheus.Counter
+	rejected *prometheus.CounterVec
+	requests *prometheus.CounterVec
+	duration prometheus.Histogram
+	batch    prometheus.Histogram
+}
+
+// Response is the JSON body of every answer but 401.
+type Response struct {
+	Accepted int          `json:"accepted"`
+	Rejected int          `json:"rejected"`
+	Errors   []EventError `json:"errors,omitempty"`
+	// Error is set when the request as a whole was refused.
+	Error string `json:"error,omitempty"`
+}
+
+// EventError is one refused event of a batch.
+type EventError struct {
+	Index  int                    `json:"index"`
+	Line   int                    `json:"line"`
+	ID     string                 `json:"id,omitempty"`
+	Fields []*sharelog.FieldError `json:"fields,omitempty"`
+	// Error is set when the event is not well-formed JSON.
+	Error string `json:"error,omitempty"`
+}
+
+// NewHandler returns the handler. keys are the accepted bearer keys (at
+// least one); logger and reg may be nil.
+func NewHandler(cfg Config, keys []string, client *Client, logger *slog.Logger, reg prometheus.Registerer) (*Handler, error) {
+	if len(keys) == 0 {
+		return nil, errors.New("ingest: no ingest keys")
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	h := &Handler{cfg: cfg, client: client, slots: make(chan struct{}, cfg.MaxInFlight), log: logger, metrics: &handlerMetrics{
+		accepted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sharelog_ingest_events_accepted_total", Help: "Events acknowledged by Kafka and answered as accepted.",
+		}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sharelog_ingest_events_rejected_total", Help: "Events refused, by reason (invalid, malformed, unavailable).",
+		}, []string{"reason"}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sharelog_ingest_requests_total", Help: "Ingest requests by HTTP status code.",
+		}, []string{"code"}),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "sharelog_ingest_request_duration_seconds", Help: "Time to answer an ingest request, Kafka acknowledgement included.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		}),
+		batch: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "sharelog_ingest_batch_events", Help: "Events per ingest request.",
+			Buckets: prometheus.ExponentialBuckets(1, 4, 8),
+		}),
+	}}
+	for _, k := range keys {
+		h.keys = append(h.keys, sha256.Sum256([]byte(k)))
+	}
+	if reg != nil {
+		m := h.metrics
+		reg.MustRegister(m.accepted, m.rejected, m.requests, m.duration, m.batch)
+	}
+	return h, nil
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	code := h.serve(w, r)
+	h.metrics.requests.WithLabelValues(strconv.Itoa(code)).Inc()
+	h.metrics.duration.Observe(time.Since(start).Seconds())
+}
+
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request) int {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		return h.fail(w, http.StatusMethodNotAllowed, "use POST")
+	}
+	if !h.authorized(r.Header.Get("Authorization")) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="sharelog ingest"`)
+		return h.fail(w, http.StatusUnauthorized, "a valid ingest key is required: Authorization: Bearer <key>")
+	}
+	select {
+	case h.slots <- struct{}{}:
+		defer func() { <-h.slots }()
+	default:
+		h.retryAfter(w)
+		return h.fail(w, http.StatusTooManyRequests, "too many requests in flight; retry later")
+	}
+
+	body, err := h.readBody(w, r)
+	if err != nil {
+		var tl *tooLargeError
+		if errors.As(err, &tl) {
+			return h.fail(w, http.StatusRequestEntityTooLarge, tl.Error())
+		}
+		return h.fail(w, http.StatusBadRequest, err.Error())
+	}
+	items, err := sharelog.ParseBatch(body)
+	if err != nil {
+		h.metrics.rejected.WithLabelValues("malformed").Inc()
+		return h.fail(w, http.StatusBadRequest, err.Error())
+	}
+	if len(items) == 0 {
+		return h.fail(w, http.StatusBadRequest, "the body holds no events")
+	}
+	if len(items) > h.cfg.MaxEvents {
+		return h.fail(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("%d events in one request, over the limit of %d", len(items), h.cfg.MaxEvents))
+	}
+	h.metrics.batch.Observe(float64(len(items)))
+
+	var resp Response
+	msgs := make([]kafka.Message, 0, len(items))
+	for _, it := range items {
+		if it.Err != nil {
+			resp.Errors = append(resp.Errors, eventError(it))
+			continue
+		}
+		msgs = append(msgs, kafka.Message{Key: []byte(it.Event.Key()), Value: it.Raw})
+	}
+	resp.Rejected = len(resp.Errors)
+	h.metrics.rejected.WithLabelValues("invalid").Add(float64(resp.Rejected))
+
+	if len(msgs) > 0 {
+		ctx, cancel := context.WithTimeout(r.Context(), h.cfg.ProduceTimeout)
+		err := h.client.produce(ctx, msgs)
+		cancel()
+		if err != nil {
+			h.metrics.rejected.WithLabelValues("unavailable").Add(float64(len(msgs)))
+			h.log.Warn("ingest: Kafka did not acknowledge the batch", "events", len(msgs), "err", err)
+			h.retryAfter(w)
+			resp.Rejected += len(msgs)
+			resp.Error = "Kafka did not acknowledge the events; nothing of this request is accepted, retry it later"
+			return h.reply(w, http.StatusServiceUnavailable, resp)
+		}
+		resp.Accepted = len(msgs)
+		h.metrics.accepted.Add(float64(len(msgs)))
+	}
+	if resp.Rejected > 0 {
+		return h.reply(w, http.StatusBadRequest, resp)
+	}
+	return h.reply(w, http.StatusAccepted, resp)
+}
+
+func eventError(it sharelog.Item) EventError {
+	ee := EventError{Index: it.Index, Line: it.Line, ID: peekID(it.Raw)}
+	var fe sharelog.FieldErrors
+	if errors.As(it.Err, &fe) {
+		ee.Fields = fe
+	} else {
+		ee.Error = it.Err.Error()
+	}
+	return ee
+}
+
+// peekID returns the "id" of a JSON object, if it has a string one.
+func peekID(raw []byte) string {
+	var v struct {
+		ID json.RawMessage `json:"id"`
+	}
+	if json.Unmarshal(raw, &v) != nil {
+		return ""
+	}
+	var id string
+	if json.Unmarshal(v.ID, &id) != nil || len(id) > sharelog.MaxIDLen {
+		return ""
+	}
+	return id
+}
+
+// authorized compares the bearer key with every configured key in constant
+// time (over their SHA-256, so that the length leaks nothing either).
+func (h *Handler) authorized(header string) bool {
+	const prefix = "Bearer "
+	if len(header) <= len(prefix) || !strings.EqualFold(header[:len(prefix)], prefix) {
+		return false
+	}
+	sum := sha256.Sum256([]byte(strings.TrimSpace(header[len(prefix):])))
+	ok := 0
+	for i := range h.keys {
+		ok |= subtle.ConstantTimeCompare(sum[:], h.keys[i][:])
+	}
+	return ok == 1
+}
+
+type tooLargeError struct{ limit int64 }
+
+func (e *tooLargeError) Error() string {
+	return fmt.Sprintf("the body is over the limit of %d bytes", e.limit)
+}
+
+// readBody reads the whole body, gunzipping it if needed, refusing more than
+// MaxBodyBytes before or after decompression.
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	limit := h.cfg.MaxBodyBytes
+	if r.ContentLength > limit {
+		return nil, &tooLargeError{limit}
+	}
+	var src io.Reader = http.MaxBytesReader(w, r.Body, limit)
+	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
+	case "", "identity":
+	case "gzip", "x-gzip":
+		zr, err := gzip.NewReader(src)
+		if err != nil {
+			return nil, tooLargeOr(err, limit, "the gzip body is not valid")
+		}
+		defer zr.Close()
+		src = zr
+	default:
+		return nil, fmt.Errorf("Content-Encoding %q is not supported (use gzip or none)", enc)
+	}
+	var buf bytes.Buffer
+	n, err := buf.ReadFrom(io.LimitReader(src, limit+1))
+	if err != nil {
+		return nil, tooLargeOr(err, limit, "reading the body")
+	}
+	if n > limit {
+		return nil, &tooLargeError{limit}
+	}
+	return buf.Bytes(), nil
+}
+
+func tooLargeOr(err error, limit int64, what string) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return &tooLargeError{limit}
+	}
+	return fmt.Errorf("%s: %v", what, err)
+}
+
+func (h *Handler) retryAfter(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", strconv.Itoa(int(h.cfg.RetryAfter.Round(time.Second)/time.Second)))
+}
+
+func (h *Handler) fail(w http.ResponseWriter, code int, msg string) int {
+	return h.reply(w, code, Response{Error: msg})
+}
+
+func (h *Handler) reply(w http.ResponseWriter, code int, resp Response) int {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(resp)
+	return code
+}

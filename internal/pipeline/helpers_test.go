@@ -1,0 +1,274 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/maxmind/mmdbwriter"
+	"github.com/maxmind/mmdbwriter/mmdbtype"
+	"github.com/segmentio/kafka-go"
+
+	sharelog "github.com/sharelog/sharelog"
+	"github.com/sharelog/sharelog/config"
+	"github.com/sharelog/sharelog/internal/kafkax"
+)
+
+const testKey = "test-ingest-key-0123456789"
+
+// testConfig is a valid configuration for one test: its own data directory,
+// loopback ports chosen by the kernel, a small GeoIP database.
+func testConfig(t *testing.T) *config.Config {
+	t.Helper()
+	cfg := &config.Config{DataDir: t.TempDir()}
+	cfg.HTTP.Addr = "127.0.0.1:0"
+	cfg.Kafka.Embedded.Addr = "127.0.0.1:0"
+	cfg.Kafka.Partitions = 4
+	cfg.Ingest.Keys = []string{testKey}
+	cfg.Enrich.Session.Secret = "an-enrich-session-secret-of-32-bytes!"
+	cfg.GeoIP.CityDB = []string{writeCityDB(t)}
+	cfg.Log.Level = "warn"
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// running is a started pipeline whose Run goroutine the test stops.
+type running struct {
+	*Pipeline
+	cancel  context.CancelFunc
+	done    chan error
+	stopped bool
+}
+
+// stop ends the pipeline and waits for Run to return; stopping twice is fine.
+func (r *running) stop(t *testing.T) {
+	t.Helper()
+	if r.stopped {
+		return
+	}
+	r.stopped = true
+	r.cancel()
+	select {
+	case err := <-r.done:
+		if err != nil {
+			t.Errorf("pipeline: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("pipeline did not stop within 30s")
+	}
+}
+
+func start(t *testing.T, cfg *config.Config, roles Roles) *running {
+	t.Helper()
+	p, err := Start(context.Background(), cfg, roles, Options{Embedded: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{Pipeline: p, cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- p.Run(ctx) }()
+	t.Cleanup(func() { r.stop(t) })
+	return r
+}
+
+// startBroker starts an embedded broker of the test's own, for tests that
+// stop and restart the roles around it.
+func startBroker(t *testing.T, dir string) *kafkax.Embedded {
+	t.Helper()
+	b, err := kafkax.StartEmbedded(kafkax.EmbeddedConfig{Addr: "127.0.0.1:0"}, dir, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	return b
+}
+
+// post sends body to the ingest endpoint and returns the status, headers
+// and decoded answer.
+func post(t *testing.T, addr, key string, body []byte, header map[string]string) (int, http.Header, Response) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/v1/events", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/x-ndjson")
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var r Response
+	if err := json.Unmarshal(raw, &r); err != nil {
+		t.Fatalf("answer %d is not JSON: %q", resp.StatusCode, raw)
+	}
+	return resp.StatusCode, resp.Header, r
+}
+
+// Response mirrors ingest.Response, decoded independently of it.
+type Response struct {
+	Accepted int    `json:"accepted"`
+	Rejected int    `json:"rejected"`
+	Error    string `json:"error"`
+	Errors   []struct {
+		Index  int    `json:"index"`
+		Line   int    `json:"line"`
+		ID     string `json:"id"`
+		Error  string `json:"error"`
+		Fields []struct {
+			Field   string `json:"field"`
+			Message string `json:"message"`
+		} `json:"fields"`
+	} `json:"errors"`
+}
+
+func ndjson(t *testing.T, evs ...*sharelog.Event) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	for _, ev := range evs {
+		data, err := json.Marshal(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Write(data)
+		b.WriteByte('\n')
+	}
+	return b.Bytes()
+}
+
+var idSeq struct {
+	sync.Mutex
+	n int
+}
+
+// event returns a valid link.downloaded event with a fresh UUID.
+func event(link, ip, ua string) *sharelog.Event {
+	idSeq.Lock()
+	idSeq.n++
+	n := idSeq.n
+	idSeq.Unlock()
+	return &sharelog.Event{
+		ID:        fmt.Sprintf("0193a1b2-c3d4-7e5f-8a9b-%012x", n),
+		Time:      time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC).Add(time.Duration(n) * time.Second),
+		Workspace: sharelog.Workspace{ID: "ws-acme", Name: "Acme"},
+		Actor:     sharelog.Actor{Type: sharelog.ActorAnonymous, VisitorEmail: "visitor@example.org"},
+		Action:    sharelog.LinkDownloaded,
+		Result:    sharelog.Success,
+		File:      &sharelog.File{ID: "f-1", Name: "contract.pdf", Size: 52133, Path: "/legal/contract.pdf"},
+		Link:      &sharelog.Link{ID: link},
+		Client:    sharelog.Client{IP: ip, UserAgent: ua, Kind: sharelog.ClientBrowser},
+		Server:    &sharelog.Server{Region: "eu-central-2", Node: "web-1"},
+	}
+}
+
+// consume reads topic from the start in a fresh consumer group until want
+// messages arrived or timeout passed, and returns what arrived.
+func consume(t *testing.T, brokers []string, topic string, want int, timeout time.Duration) []kafka.Message {
+	t.Helper()
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers: brokers, Topic: topic, GroupID: fmt.Sprintf("test-%d", time.Now().UnixNano()),
+		StartOffset: kafka.FirstOffset, MaxWait: 100 * time.Millisecond, SessionTimeout: 6 * time.Second,
+	})
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var out []kafka.Message
+	for len(out) < want {
+		m, err := r.FetchMessage(ctx)
+		if err != nil {
+			break
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// byID decodes enriched messages, failing on a duplicate id.
+func byID(t *testing.T, msgs []kafka.Message) map[string]*sharelog.Event {
+	t.Helper()
+	out := map[string]*sharelog.Event{}
+	for _, m := range msgs {
+		ev, err := sharelog.DecodeEnriched(m.Value)
+		if err != nil {
+			t.Fatalf("enriched message at %d/%d does not decode: %v", m.Partition, m.Offset, err)
+		}
+		if _, dup := out[ev.ID]; dup {
+			t.Errorf("event %s delivered twice", ev.ID)
+		}
+		out[ev.ID] = ev
+	}
+	return out
+}
+
+func header(m kafka.Message, key string) string {
+	for _, h := range m.Headers {
+		if h.Key == key {
+			return string(h.Value)
+		}
+	}
+	return ""
+}
+
+// writeCityDB writes a GeoIP2 City database with two networks:
+// 81.2.69.0/24 in Cambridge, England, GB and 2a02:8100::/32 in Berlin, DE.
+func writeCityDB(t *testing.T) string {
+	t.Helper()
+	w, err := mmdbwriter.New(mmdbwriter.Options{DatabaseType: "GeoIP2-City", RecordSize: 28, IPVersion: 6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := func(en string) mmdbtype.Map { return mmdbtype.Map{"en": mmdbtype.String(en)} }
+	add := func(cidr, iso, country, sub, city string, lat, lon float64) {
+		_, n, err := net.ParseCIDR(cidr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := mmdbtype.Map{
+			"country":      mmdbtype.Map{"iso_code": mmdbtype.String(iso), "names": names(country)},
+			"subdivisions": mmdbtype.Slice{mmdbtype.Map{"names": names(sub)}},
+			"city":         mmdbtype.Map{"names": names(city)},
+			"location": mmdbtype.Map{"latitude": mmdbtype.Float64(lat), "longitude": mmdbtype.Float64(lon),
+				"accuracy_radius": mmdbtype.Uint16(20)},
+		}
+		if err := w.Insert(n, rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add("81.2.69.0/24", "GB", "United Kingdom", "England", "Cambridge", 52.2, 0.12)
+	add("2a02:8100::/32", "DE", "Germany", "Land Berlin", "Berlin", 52.52, 13.4)
+	path := filepath.Join(t.TempDir(), "city.mmdb")
+	var buf bytes.Buffer
+	if _, err := w.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// freeAddr returns a loopback address that was free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}

