@@ -2,6 +2,7 @@ package kafkax
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -90,7 +91,8 @@ func (m *LagMonitor) Lag(ctx context.Context) (map[int]int64, error) {
 	if err != nil {
 		return nil, err
 	}
-	if committed.Error != nil {
+	// A group that never committed is not an error: everything is lag.
+	if committed.Error != nil && !errors.Is(committed.Error, kafka.GroupIdNotFound) {
 		return nil, committed.Error
 	}
 	first, last := map[int]int64{}, map[int]int64{}

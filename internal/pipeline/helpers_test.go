@@ -8,19 +8,16 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/maxmind/mmdbwriter"
-	"github.com/maxmind/mmdbwriter/mmdbtype"
 	"github.com/segmentio/kafka-go"
 
 	sharelog "github.com/sharelog/sharelog"
 	"github.com/sharelog/sharelog/config"
 	"github.com/sharelog/sharelog/internal/kafkax"
+	"github.com/sharelog/sharelog/internal/testgeo"
 )
 
 const testKey = "test-ingest-key-0123456789"
@@ -35,7 +32,7 @@ func testConfig(t *testing.T) *config.Config {
 	cfg.Kafka.Partitions = 4
 	cfg.Ingest.Keys = []string{testKey}
 	cfg.Enrich.Session.Secret = "an-enrich-session-secret-of-32-bytes!"
-	cfg.GeoIP.CityDB = []string{writeCityDB(t)}
+	cfg.GeoIP.CityDB = []string{testgeo.WriteCityDB(t)}
 	cfg.Log.Level = "warn"
 	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -224,44 +221,6 @@ func header(m kafka.Message, key string) string {
 	return ""
 }
 
-// writeCityDB writes a GeoIP2 City database with two networks:
-// 81.2.69.0/24 in Cambridge, England, GB and 2a02:8100::/32 in Berlin, DE.
-func writeCityDB(t *testing.T) string {
-	t.Helper()
-	w, err := mmdbwriter.New(mmdbwriter.Options{DatabaseType: "GeoIP2-City", RecordSize: 28, IPVersion: 6})
-	if err != nil {
-		t.Fatal(err)
-	}
-	names := func(en string) mmdbtype.Map { return mmdbtype.Map{"en": mmdbtype.String(en)} }
-	add := func(cidr, iso, country, sub, city string, lat, lon float64) {
-		_, n, err := net.ParseCIDR(cidr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rec := mmdbtype.Map{
-			"country":      mmdbtype.Map{"iso_code": mmdbtype.String(iso), "names": names(country)},
-			"subdivisions": mmdbtype.Slice{mmdbtype.Map{"names": names(sub)}},
-			"city":         mmdbtype.Map{"names": names(city)},
-			"location": mmdbtype.Map{"latitude": mmdbtype.Float64(lat), "longitude": mmdbtype.Float64(lon),
-				"accuracy_radius": mmdbtype.Uint16(20)},
-		}
-		if err := w.Insert(n, rec); err != nil {
-			t.Fatal(err)
-		}
-	}
-	add("81.2.69.0/24", "GB", "United Kingdom", "England", "Cambridge", 52.2, 0.12)
-	add("2a02:8100::/32", "DE", "Germany", "Land Berlin", "Berlin", 52.52, 13.4)
-	path := filepath.Join(t.TempDir(), "city.mmdb")
-	var buf bytes.Buffer
-	if _, err := w.WriteTo(&buf); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 // freeAddr returns a loopback address that was free a moment ago.
 func freeAddr(t *testing.T) string {
 	t.Helper()
@@ -271,4 +230,19 @@ func freeAddr(t *testing.T) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
+}
+
+// get fetches url, checks the status and returns the body.
+func get(t *testing.T, url string, want int) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		t.Fatalf("GET %s: %d, want %d: %s", url, resp.StatusCode, want, body)
+	}
+	return string(body)
 }

@@ -85,6 +85,24 @@ func TestEndToEnd(t *testing.T) {
 			}
 		}
 	}
+	// The counters agree with what happened.
+	metrics := get(t, "http://"+p.Addr()+"/metrics", 200)
+	for _, want := range []string{
+		fmt.Sprintf("sharelog_ingest_events_accepted_total %d", len(evs)),
+		fmt.Sprintf(`sharelog_enrich_events_total{outcome="enriched"} %d`, len(evs)),
+		`sharelog_geo_lookups_total{result="found"} 30`,
+		`sharelog_geo_lookups_total{result="not_found"} 1`,
+		`sharelog_consumer_lag{group="sharelog-enrich",partition="0",topic="sharelog.raw"}`,
+		`sharelog_ingest_request_duration_seconds_bucket`,
+		`sharelog_enrich_latency_seconds_bucket`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	get(t, "http://"+p.Addr()+"/healthz", 200)
+	get(t, "http://"+p.Addr()+"/readyz", 200)
+
 	// The enriched message keeps the raw key: the link id.
 	for _, m := range consume(t, p.Brokers(), cfg.Kafka.Topics().Enriched, 1, 10*time.Second) {
 		if !strings.HasPrefix(string(m.Key), "link-") || header(m, kafkax.HeaderSchema) != "1" {

@@ -1,0 +1,137 @@
+package kafkax
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/segmentio/kafka-go"
+)
+
+func testConn(t *testing.T) *Conn {
+	t.Helper()
+	b, err := StartEmbedded(EmbeddedConfig{Addr: "127.0.0.1:0"}, t.TempDir(), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	cfg := Config{TopicPrefix: "t", Partitions: 3}
+	cfg.SetDefaults()
+	conn, err := NewConn(cfg, []string{b.Addr()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(conn.Close)
+	return conn
+}
+
+func TestEnsureTopicsIsIdempotent(t *testing.T) {
+	conn := testConn(t)
+	ctx := context.Background()
+	topics := conn.Config().Topics()
+	for range 2 {
+		if err := conn.EnsureTopics(ctx, topics.Raw, topics.Enriched); err != nil {
+			t.Fatal(err)
+		}
+	}
+	md, err := conn.Client().Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topics.Raw, topics.Enriched}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tp := range md.Topics {
+		if tp.Error != nil || len(tp.Partitions) != 3 {
+			t.Fatalf("topic %s: %v, %d partitions", tp.Name, tp.Error, len(tp.Partitions))
+		}
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	c := Config{Brokers: []string{"k1"}, TopicPrefix: "a b", Partitions: -1}
+	c.SetDefaults()
+	err := c.Validate()
+	for _, want := range []string{`brokers[0]: "k1" is not host:port`, "topic_prefix:", "partitions: -1"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in %v", want, err)
+		}
+	}
+}
+
+// TestLagMatchesCommittedOffsets produces to a topic, commits part of it in
+// a group, and checks the monitor's lag per partition against what was
+// produced and committed.
+func TestLagMatchesCommittedOffsets(t *testing.T) {
+	conn := testConn(t)
+	ctx := context.Background()
+	topic := conn.Config().Topics().Raw
+	if err := conn.EnsureTopics(ctx, topic); err != nil {
+		t.Fatal(err)
+	}
+	w := conn.NewWriter()
+	defer w.Close()
+	var msgs []kafka.Message
+	for i := range 90 {
+		msgs = append(msgs, kafka.Message{Topic: topic, Key: []byte(fmt.Sprint("k", i)), Value: []byte("v")})
+	}
+	if err := w.WriteMessages(ctx, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	mon := NewLagMonitor(conn, "g", topic, time.Hour, nil, reg)
+	lag, err := mon.Lag(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total int64
+	for _, l := range lag {
+		total += l
+	}
+	if len(lag) != 3 || total != 90 {
+		t.Fatalf("before any commit: lag %v (total %d), want 3 partitions totalling 90", lag, total)
+	}
+
+	r := conn.NewGroupReader("g", topic, nil)
+	defer r.Close()
+	fctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	for range 30 {
+		m, err := r.FetchMessage(fctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.CommitMessages(fctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lag, err = mon.Lag(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	total = 0
+	for _, l := range lag {
+		total += l
+	}
+	if total != 60 {
+		t.Fatalf("after committing 30 of 90: lag %v (total %d), want 60", lag, total)
+	}
+	// The gauge shows the same numbers once Run has refreshed it.
+	rctx, rcancel := context.WithCancel(ctx)
+	done := make(chan error)
+	go func() { done <- mon.Run(rctx) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for testutil.CollectAndCount(reg, "sharelog_consumer_lag") < 3 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	rcancel()
+	<-done
+	var sum float64
+	for p := range 3 {
+		sum += testutil.ToFloat64(mon.lag.WithLabelValues(fmt.Sprint(p)))
+	}
+	if sum != 60 {
+		t.Fatalf("gauge totals %v, want 60", sum)
+	}
+}
