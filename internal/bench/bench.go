@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -105,7 +106,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if len(o.Brokers) > 0 {
 		res.Broker = fmt.Sprint(o.Brokers)
 	}
-	probe := newProbe(p.Brokers(), cfg.Kafka.Topics().Enriched, total)
+	probe := newProbe(p.Brokers(), cfg.Kafka.Topics().Enriched, cfg.Kafka.Partitions, total)
 	go probe.run(ctx)
 	defer probe.close()
 
@@ -136,7 +137,10 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		res.P50, res.P90, res.P99, res.Max = q(0.50), q(0.90), q(0.99), lat[len(lat)-1]
 	}
 	if unique < res.Sent {
-		return res, fmt.Errorf("bench: %d events acknowledged but only %d read back enriched within 60s", res.Sent, unique)
+		probe.mu.Lock()
+		perr := probe.err
+		probe.mu.Unlock()
+		return res, fmt.Errorf("bench: %d events acknowledged but only %d read back enriched within 60s (reader: %v)", res.Sent, unique, perr)
 	}
 	return res, nil
 }
@@ -199,35 +203,53 @@ func send(ctx context.Context, o Options, total int, url, key string) (sent, req
 	return nSent.Load(), nErr.Load()
 }
 
-// probe reads the enriched topic and records, per distinct event, the time
-// from the event's own timestamp (set just before its POST) to its arrival.
+// probe reads the enriched topic, one reader per partition (no consumer
+// group, so no rebalance can pause it), and records, per distinct event, the
+// time from the event's own timestamp (set just before its POST) to its
+// arrival.
 type probe struct {
-	r *kafka.Reader
+	readers []*kafka.Reader
 
-	mu      sync.Mutex
-	seen    map[string]struct{}
-	lat     []time.Duration
-	dups    int
-	last    time.Time
-	closeMu sync.Once
+	mu   sync.Mutex
+	seen map[string]struct{}
+	lat  []time.Duration
+	dups int
+	last time.Time
+	err  error
 }
 
-func newProbe(brokers []string, topic string, expect int) *probe {
-	return &probe{
-		r: kafka.NewReader(kafka.ReaderConfig{
-			Brokers: brokers, Topic: topic, GroupID: topic + "-probe-" + randomHex(4),
-			StartOffset: kafka.FirstOffset, MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 50 * time.Millisecond,
-			QueueCapacity: 10000, SessionTimeout: 10 * time.Second,
-		}),
-		seen: make(map[string]struct{}, expect),
-		lat:  make([]time.Duration, 0, expect),
+func newProbe(brokers []string, topic string, partitions, expect int) *probe {
+	p := &probe{seen: make(map[string]struct{}, expect), lat: make([]time.Duration, 0, expect)}
+	for i := range partitions {
+		p.readers = append(p.readers, kafka.NewReader(kafka.ReaderConfig{
+			Brokers: brokers, Topic: topic, Partition: i,
+			MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 20 * time.Millisecond, QueueCapacity: 10000,
+		}))
 	}
+	return p
 }
 
 func (p *probe) run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, r := range p.readers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.read(ctx, r)
+		}()
+	}
+	wg.Wait()
+}
+
+func (p *probe) read(ctx context.Context, r *kafka.Reader) {
 	for {
-		m, err := p.r.FetchMessage(ctx)
+		m, err := r.ReadMessage(ctx) // no group: nothing is committed
 		if err != nil {
+			if ctx.Err() == nil && !errors.Is(err, io.EOF) {
+				p.mu.Lock()
+				p.err = err
+				p.mu.Unlock()
+			}
 			return
 		}
 		now := time.Now()
@@ -259,7 +281,11 @@ func (p *probe) snapshot() ([]time.Duration, int, int, time.Time) {
 	return slices.Clone(p.lat), len(p.seen), p.dups, p.last
 }
 
-func (p *probe) close() { p.closeMu.Do(func() { p.r.Close() }) }
+func (p *probe) close() {
+	for _, r := range p.readers {
+		r.Close()
+	}
+}
 
 // idAndTime reads "id" and "time" from the start of an enriched event, where
 // the encoder puts them, without decoding the rest.

@@ -16,10 +16,10 @@ import (
 
 // Network is one network of a test database.
 type Network struct {
-	CIDR                               string
+	CIDR                              string
 	Country, CountryName, Subdivision string
-	City                               string
-	Lat, Lon                           float64
+	City                              string
+	Lat, Lon                          float64
 }
 
 // Default is what WriteCityDB writes when given no networks:
