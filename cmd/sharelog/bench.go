@@ -5,7 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -26,8 +28,20 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&o.Partitions, "partitions", 12, "partitions of the bench topics")
 	fs.IntVar(&o.Workers, "workers", 2, "enrich workers")
 	geo := fs.String("geoip", strings.Join(pipeline.DefaultGeoIP("./data"), ","), "city databases, comma-separated (default: ./data/geoip, as `make run` fetches it)")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	if *brokers != "" {
 		o.Brokers = strings.Split(*brokers, ",")
@@ -46,6 +60,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fmt.Fprintf(stdout, "acknowledged:         %d events in %s = %.0f events/s (ingest HTTP → Kafka)\n", r.Sent, r.SendElapsed.Round(time.Millisecond), r.IngestRate)
 	fmt.Fprintf(stdout, "enriched & read back: %d events (%d duplicates) in %s = %.0f events/s end to end\n", r.Received, r.Duplicates, r.TotalElapsed.Round(time.Millisecond), r.EndToEndRate)
 	fmt.Fprintf(stdout, "latency ingest→enriched: p50 %s  p90 %s  p99 %s  max %s\n", ms(r.P50), ms(r.P90), ms(r.P99), ms(r.Max))
+	fmt.Fprintf(stdout, "stages (histogram buckets): ingest request p50 ≤%s p99 ≤%s; raw append → enriched ack p50 ≤%s p99 ≤%s\n", ms(r.IngestP50), ms(r.IngestP99), ms(r.EnrichP50), ms(r.EnrichP99))
 	fmt.Fprintf(stdout, "process: %.1f CPU-seconds (%.2f cores), max RSS %.0f MiB, %d failed requests\n",
 		r.CPUSeconds, r.CPUSeconds/max(r.TotalElapsed.Seconds(), 1e-9), r.MaxRSSMiB, r.RequestErrors)
 	return err

@@ -54,9 +54,14 @@ type Result struct {
 	EndToEndRate   float64       // events/s enriched and read back
 	P50, P90, P99  time.Duration // event creation (just before its POST) to enriched event read
 	Max            time.Duration
-	CPUSeconds     float64 // user+system CPU of the process over the run
-	MaxRSSMiB      float64
-	RequestErrors  int64
+	// Stages, estimated from the pipeline's own histograms (bucket upper
+	// bounds): the ingest request (Kafka ack included) and raw append to
+	// enriched ack.
+	IngestP50, IngestP99 time.Duration
+	EnrichP50, EnrichP99 time.Duration
+	CPUSeconds           float64 // user+system CPU of the process over the run
+	MaxRSSMiB            float64
+	RequestErrors        int64
 }
 
 // Run starts a pipeline, sends, reads back, and stops it.
@@ -136,6 +141,8 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		q := func(f float64) time.Duration { return lat[min(len(lat)-1, int(f*float64(len(lat))))] }
 		res.P50, res.P90, res.P99, res.Max = q(0.50), q(0.90), q(0.99), lat[len(lat)-1]
 	}
+	res.IngestP50, res.IngestP99 = quantiles(p, "sharelog_ingest_request_duration_seconds")
+	res.EnrichP50, res.EnrichP99 = quantiles(p, "sharelog_enrich_latency_seconds")
 	if unique < res.Sent {
 		probe.mu.Lock()
 		perr := probe.err
@@ -223,7 +230,8 @@ func newProbe(brokers []string, topic string, partitions, expect int) *probe {
 	for i := range partitions {
 		p.readers = append(p.readers, kafka.NewReader(kafka.ReaderConfig{
 			Brokers: brokers, Topic: topic, Partition: i,
-			MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 20 * time.Millisecond, QueueCapacity: 10000,
+			MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 250 * time.Millisecond, QueueCapacity: 10000,
+			ReadBackoffMin: 2 * time.Millisecond, ReadBackoffMax: time.Second, // see kafkax.NewGroupReader
 		}))
 	}
 	return p
@@ -313,4 +321,30 @@ func field(v []byte, prefix string) ([]byte, bool) {
 		return nil, false
 	}
 	return rest[:j], true
+}
+
+// quantiles returns the upper bounds of the buckets holding the 50th and
+// 99th percentile of a histogram in the pipeline's registry.
+func quantiles(p *pipeline.Pipeline, name string) (p50, p99 time.Duration) {
+	mfs, err := p.Registry().Gather()
+	if err != nil {
+		return 0, 0
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name || len(mf.GetMetric()) == 0 {
+			continue
+		}
+		h := mf.GetMetric()[0].GetHistogram()
+		at := func(q float64) time.Duration {
+			want := uint64(q * float64(h.GetSampleCount()))
+			for _, b := range h.GetBucket() {
+				if b.GetCumulativeCount() >= want {
+					return time.Duration(b.GetUpperBound() * float64(time.Second))
+				}
+			}
+			return 0
+		}
+		return at(0.5), at(0.99)
+	}
+	return 0, 0
 }

@@ -67,7 +67,10 @@ func (c *Conn) NewWriter() *kafka.Writer {
 		Balancer:     &kafka.Murmur2Balancer{},
 		RequiredAcks: kafka.RequireAll,
 		BatchTimeout: c.cfg.Linger,
-		BatchSize:    10000,
+		// kafka-go allocates BatchSize messages up front for every batch
+		// (writeBatch.add), so a large value costs memory clearing on every
+		// small write; 256 a partition per request is plenty.
+		BatchSize:    256,
 		BatchBytes:   16 << 20,
 		WriteTimeout: c.cfg.WriteTimeout,
 		ReadTimeout:  c.cfg.WriteTimeout,
@@ -95,9 +98,13 @@ func (c *Conn) NewGroupReader(group, topic string, logger *slog.Logger) *kafka.R
 		SessionTimeout:    10 * time.Second,
 		RebalanceTimeout:  10 * time.Second,
 		JoinGroupBackoff:  500 * time.Millisecond,
-		ReadBackoffMin:    50 * time.Millisecond,
-		ReadBackoffMax:    500 * time.Millisecond,
-		MaxAttempts:       3,
+		// kafka-go sleeps errcount² × ReadBackoffMin after a failed fetch,
+		// and a fetch that meets its own client deadline (MaxWait) counts as
+		// failed: a large minimum adds that sleep to the latency of the next
+		// message. Errors that persist still back off up to the maximum.
+		ReadBackoffMin: 2 * time.Millisecond,
+		ReadBackoffMax: time.Second,
+		MaxAttempts:    3,
 	}
 	if logger != nil {
 		rc.ErrorLogger = kafka.LoggerFunc(func(msg string, args ...any) {
