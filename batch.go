@@ -1,9 +1,6 @@
 package sharelog
 
-import (
-	"bytes"
-	"encoding/json"
-)
+import "bytes"
 
 // Item is one event of a batch, decoded or not.
 type Item struct {
@@ -36,7 +33,7 @@ func ParseBatch(body []byte) ([]Item, error) {
 		return parseArray(body, start)
 	case '{':
 		// A single object may span lines (pretty-printed); NDJSON may not.
-		if bytes.IndexByte(trimmed, '\n') >= 0 && json.Valid(body) {
+		if bytes.IndexByte(trimmed, '\n') >= 0 && valid(body) {
 			return []Item{decodeItem(0, 1+bytes.Count(body[:start], nl), trimmed)}, nil
 		}
 	}
@@ -72,33 +69,58 @@ func parseNDJSON(body []byte) []Item {
 }
 
 func parseArray(body []byte, start int) ([]Item, error) {
-	if !json.Valid(body) {
-		// Locate the fault for the error message.
-		var v any
-		err := json.Unmarshal(body, &v)
-		se := &SyntaxError{Msg: "the JSON array is not well-formed"}
-		if jse, ok := err.(*json.SyntaxError); ok {
-			se.Offset, se.Msg = jse.Offset, jse.Error()
-		}
-		return nil, se
-	}
-	var elems []json.RawMessage
-	if err := json.Unmarshal(body, &elems); err != nil {
-		return nil, &SyntaxError{Msg: err.Error()}
+	elems, err := arrayElements(body, start)
+	if err != nil {
+		return nil, err
 	}
 	items := make([]Item, 0, len(elems))
-	// Find each element's line by locating it in the body; elements appear
-	// in order, so the search only moves forward.
-	pos, line := start, 1+bytes.Count(body[:start], nl)
+	pos, line := 0, 1
 	for i, el := range elems {
-		off := bytes.Index(body[pos:], el)
-		if off < 0 { // cannot happen for a valid array; keep the last line
-			off = 0
-		}
-		line += bytes.Count(body[pos:pos+off], nl)
-		items = append(items, decodeItem(i, line, el))
-		line += bytes.Count(el, nl)
-		pos += off + len(el)
+		line += bytes.Count(body[pos:el.start], nl)
+		items = append(items, decodeItem(i, line, body[el.start:el.end]))
+		pos = el.start
 	}
 	return items, nil
+}
+
+type span struct{ start, end int }
+
+// arrayElements checks that body is one JSON array, which begins at start,
+// and returns where its elements are. The error is a *SyntaxError at the
+// first fault, as encoding/json reports it.
+func arrayElements(body []byte, start int) ([]span, error) {
+	d := decoder{data: body, pos: start}
+	if err := d.enter(); err != nil {
+		return nil, err
+	}
+	var elems []span
+	d.skipSpace()
+	if d.peek() == ']' {
+		d.pos++
+	} else {
+		for more := true; more; {
+			el := span{start: d.pos}
+			if err := d.skipValue(); err != nil {
+				return nil, err
+			}
+			el.end = d.pos
+			elems = append(elems, el)
+			d.skipSpace()
+			switch d.peek() {
+			case ',':
+				d.pos++
+				d.skipSpace()
+			case ']':
+				d.pos++
+				more = false
+			default:
+				return nil, d.syntaxError("after array element")
+			}
+		}
+	}
+	d.skipSpace()
+	if d.pos < len(body) {
+		return nil, d.syntaxError("after top-level value")
+	}
+	return elems, nil
 }

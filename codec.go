@@ -1,26 +1,24 @@
 package sharelog
 
-import (
-	"bytes"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
-	"time"
-)
+import "fmt"
 
 // DecodeRaw decodes one raw event from JSON and validates it. Unknown fields
 // are refused. The error is a FieldErrors naming each wrong field, or a
 // *SyntaxError when data is not a JSON object.
+//
+// Decoding follows encoding/json's rules (see decoder for the details): field
+// names match case-insensitively, the last of duplicate keys wins, null
+// leaves a field as it is (a pointer group nil), invalid UTF-8 becomes
+// U+FFFD. A decoding error is one *FieldError: the JSON path of an unknown
+// field ("client.colour": "is not a field of the event schema"), of a value
+// of the wrong type ("file.size": "must be a number, not a JSON string"), or
+// of a time that is not RFC 3339 ("time"); "(event)" when data is JSON but
+// not an object. Anything but white space after the object is a
+// *SyntaxError. Then Validate's FieldErrors, if any.
 func DecodeRaw(data []byte) (*Event, error) {
-	ev := new(Event)
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(ev); err != nil {
-		return nil, decodeError(err)
-	}
-	if dec.More() {
-		return nil, &SyntaxError{Offset: dec.InputOffset(), Msg: "more than one JSON value"}
+	ev, err := decode(data, true)
+	if err != nil {
+		return nil, err
 	}
 	if err := ev.Validate(); err != nil {
 		return nil, err
@@ -29,17 +27,13 @@ func DecodeRaw(data []byte) (*Event, error) {
 }
 
 // DecodeEnriched decodes an event as it is on the enriched topic. It is
-// lenient: unknown fields, added by a newer schema, are ignored.
+// lenient: unknown fields, added by a newer schema, are ignored at any level.
+// It accepts exactly what json.Unmarshal into an Event accepts and yields the
+// same Event; errors are as DecodeRaw's decoding errors. It does not
+// validate.
 func DecodeEnriched(data []byte) (*Event, error) {
-	ev := new(Event)
-	if err := json.Unmarshal(data, ev); err != nil {
-		return nil, decodeError(err)
-	}
-	return ev, nil
+	return decode(data, false)
 }
-
-// Encode returns the event's JSON encoding.
-func (e *Event) Encode() ([]byte, error) { return json.Marshal(e) }
 
 // SyntaxError says that input is not well-formed JSON, and where.
 type SyntaxError struct {
@@ -51,53 +45,19 @@ func (e *SyntaxError) Error() string {
 	return fmt.Sprintf("invalid JSON at byte %d: %s", e.Offset, e.Msg)
 }
 
-// decodeError turns encoding/json's errors into FieldErrors or a SyntaxError.
-func decodeError(err error) error {
-	var (
-		se *json.SyntaxError
-		te *json.UnmarshalTypeError
-		pe *time.ParseError
-	)
-	switch {
-	case errors.As(err, &se):
-		return &SyntaxError{Offset: se.Offset, Msg: se.Error()}
-	case errors.As(err, &te):
-		field := te.Field
-		if field == "" {
-			field = "(event)"
-		}
-		return FieldErrors{{Field: field, Message: fmt.Sprintf("must be a %s, not a JSON %s", jsonKind(te.Type.Kind().String()), te.Value)}}
-	case errors.As(err, &pe):
-		return FieldErrors{{Field: "time", Message: fmt.Sprintf("%q is not an RFC 3339 time", truncate(pe.Value))}}
-	}
-	msg := err.Error()
-	const unknown = "json: unknown field "
-	if len(msg) > len(unknown) && msg[:len(unknown)] == unknown {
-		return FieldErrors{{Field: trimQuotes(msg[len(unknown):]), Message: "is not a field of the event schema"}}
-	}
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return &SyntaxError{Msg: "unexpected end of input"}
-	}
-	return &SyntaxError{Msg: msg}
-}
-
-func jsonKind(k string) string {
-	switch k {
-	case "string":
-		return "string"
-	case "int", "int64", "int32", "uint16", "float64":
-		return "number"
-	case "struct", "ptr":
-		return "object"
-	case "bool":
-		return "boolean"
-	}
-	return k
-}
-
-func trimQuotes(s string) string {
-	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
-		return s[1 : len(s)-1]
-	}
-	return s
-}
+// byteClass classes the bytes of JSON string content for the encoder and the
+// decoder: byteClass[c] is
+//
+//	'0' for ASCII written and read as it is,
+//	'1' for <, > and &, read as they are but written escaped (HTML-safe),
+//	'2' for ", \ and the control characters, escaped both ways,
+//	'3' for the bytes of multi-byte UTF-8 (or of invalid UTF-8).
+const byteClass = "" +
+	"22222222222222222222222222222222" + // 0x00–0x1f
+	"00200010000000000000000000001010" + // 0x20–0x3f: " & < >
+	"00000000000000000000000000002000" + // 0x40–0x5f: \
+	"00000000000000000000000000000000" + // 0x60–0x7f
+	"33333333333333333333333333333333" + // 0x80–0x9f
+	"33333333333333333333333333333333" + // 0xa0–0xbf
+	"33333333333333333333333333333333" + // 0xc0–0xdf
+	"33333333333333333333333333333333" //   0xe0–0xff

@@ -58,17 +58,43 @@ func (c *checker) str(field, v string, required bool, max int) bool {
 	case len(v) > max:
 		c.fail(field, "is %d bytes, longer than the limit of %d", len(v), max)
 		return false
-	case !utf8.ValidString(v):
+	}
+	switch invalid, control := checkText(v); {
+	case invalid:
 		c.fail(field, "is not valid UTF-8")
 		return false
-	case strings.IndexFunc(v, isControl) >= 0:
+	case control:
 		c.fail(field, "contains a control character")
 		return false
 	}
 	return true
 }
 
-func isControl(r rune) bool { return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) }
+// checkText reports whether s is not valid UTF-8, else whether it holds a
+// control character; the common all-printable-ASCII string in one pass.
+func checkText(s string) (invalid, control bool) {
+	for i := 0; i < len(s); i++ {
+		if s[i]-0x20 >= 0x7f-0x20 { // not printable ASCII
+			if !utf8.ValidString(s[i:]) {
+				return true, false
+			}
+			return false, hasControl(s[i:])
+		}
+	}
+	return false, false
+}
+
+// hasControl reports whether the valid UTF-8 string s holds a control
+// character: C0 (below U+0020), DEL (U+007F) or C1 (U+0080 to U+009F, in
+// UTF-8 the lead byte 0xC2 then 0x80 to 0x9F).
+func hasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == 0x7f || c == 0xc2 && i+1 < len(s) && s[i+1] < 0xa0 {
+			return true
+		}
+	}
+	return false
+}
 
 func (c *checker) email(field, v string, required bool) {
 	if c.str(field, v, required, MaxEmailLen) {
