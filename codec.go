@@ -16,7 +16,19 @@ import "fmt"
 // not an object. Anything but white space after the object is a
 // *SyntaxError. Then Validate's FieldErrors, if any.
 func DecodeRaw(data []byte) (*Event, error) {
-	ev, err := decode(data, true)
+	return decodeRaw(data, false)
+}
+
+// DecodeRawOwned is DecodeRaw for a caller that hands data over: the event's
+// strings point into data instead of a copy of it, which saves a copy per
+// event on the enrich path. The caller must not modify data afterwards, and
+// the event keeps all of data alive.
+func DecodeRawOwned(data []byte) (*Event, error) {
+	return decodeRaw(data, true)
+}
+
+func decodeRaw(data []byte, owned bool) (*Event, error) {
+	ev, err := decode(data, true, owned)
 	if err != nil {
 		return nil, err
 	}
@@ -32,7 +44,7 @@ func DecodeRaw(data []byte) (*Event, error) {
 // same Event; errors are as DecodeRaw's decoding errors. It does not
 // validate.
 func DecodeEnriched(data []byte) (*Event, error) {
-	return decode(data, false)
+	return decode(data, false, false)
 }
 
 // SyntaxError says that input is not well-formed JSON, and where.

@@ -35,8 +35,14 @@ func referenceDecode(data []byte, strict bool) (*Event, error) {
 // syntax error at the same offset, or an error naming the same field.
 func checkDecode(t *testing.T, data []byte, strict bool) {
 	t.Helper()
-	got, err := decode(data, strict)
+	got, err := decode(data, strict, false)
 	want, wantErr := referenceDecode(data, strict)
+	// Decoding in place (the input handed over) gives the same answer.
+	owned, ownedErr := decode(bytes.Clone(data), strict, true)
+	if (ownedErr == nil) != (err == nil) || (err == nil && !reflect.DeepEqual(owned, got)) ||
+		(err != nil && ownedErr.Error() != err.Error()) {
+		t.Fatalf("strict=%v %q: owned decoding differs: %v / %v", strict, data, ownedErr, err)
+	}
 	switch {
 	case err == nil && wantErr == nil:
 		if !reflect.DeepEqual(got, want) {
@@ -206,7 +212,7 @@ func TestDecodeErrors(t *testing.T) {
 		{`[{}]`, "(event)", "must be an object, not a JSON array", false},
 	} {
 		for _, strict := range []bool{false, true} {
-			_, err := decode([]byte(tc.in), strict)
+			_, err := decode([]byte(tc.in), strict, false)
 			if tc.strictOnly && !strict {
 				if err != nil {
 					t.Errorf("%s: lenient decoding refuses: %v", tc.in, err)

@@ -5,6 +5,7 @@ import (
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // This file holds the event decoder: a JSON scanner specialised to the event
@@ -98,10 +99,14 @@ const (
 	maxSharedInput = 16 << 10
 )
 
-// decode decodes one event. strict refuses unknown fields.
-func decode(data []byte, strict bool) (*Event, error) {
+// decode decodes one event. strict refuses unknown fields. owned says that
+// the caller hands data over: its strings may point into it, uncopied.
+func decode(data []byte, strict, owned bool) (*Event, error) {
 	d := decoder{data: data, strict: strict, raw: new(rawBlock)}
-	if len(data) <= maxSharedInput {
+	switch {
+	case owned && len(data) > 0:
+		d.text = unsafe.String(&data[0], len(data))
+	case len(data) <= maxSharedInput:
 		d.text = string(data)
 	}
 	ev := &d.raw.ev

@@ -20,6 +20,7 @@ type Processor struct {
 	newTrack func() *session.Tracker
 	sessions map[int]*session.Tracker
 	now      func() time.Time
+	arena    []byte
 }
 
 // Topics are the topics a Processor writes to.
@@ -40,7 +41,7 @@ func NewProcessor(topics Topics, shared []sharelog.Enricher, newTracker func() *
 // m's value unchanged on the DLQ topic with the reason and the source
 // position in headers (dlq is then true).
 func (p *Processor) Process(m *kafka.Message) (out kafka.Message, dlq bool) {
-	ev, err := sharelog.DecodeRaw(m.Value)
+	ev, err := sharelog.DecodeRawOwned(m.Value) // kafka-go gives each message its own value
 	if err != nil {
 		return kafkax.DeadLetter(p.topics.DLQ, "enrich", m, err), true
 	}
@@ -62,10 +63,12 @@ func (p *Processor) Process(m *kafka.Message) (out kafka.Message, dlq bool) {
 		Partition:     m.Partition,
 		Offset:        m.Offset,
 	}
-	value, err := ev.Encode()
-	if err != nil { // cannot happen for a validated event; never lose it silently
-		return kafkax.DeadLetter(p.topics.DLQ, "enrich", m, err), true
-	}
+	// Encode into the batch's arena: one growing buffer instead of an
+	// allocation per event. Values stay valid when it grows (they keep the
+	// old array); Release starts it over once the batch is delivered.
+	start := len(p.arena)
+	p.arena = ev.AppendJSON(p.arena)
+	value := p.arena[start:len(p.arena):len(p.arena)]
 	key := m.Key
 	if len(key) == 0 {
 		key = []byte(ev.Key())
@@ -79,6 +82,10 @@ func (p *Processor) Process(m *kafka.Message) (out kafka.Message, dlq bool) {
 }
 
 var schemaVersion = []byte(strconv.Itoa(sharelog.SchemaVersion))
+
+// Release tells the Processor that the messages it returned so far are no
+// longer used (produced, or dropped), so their memory can be reused.
+func (p *Processor) Release() { p.arena = p.arena[:0] }
 
 // Sessions returns the number of visitors tracked over all partitions.
 func (p *Processor) Sessions() (visitors int) {

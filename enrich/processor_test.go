@@ -34,7 +34,7 @@ func newTestProcessor(tb testing.TB, cityDB []string) *Processor {
 	}
 	fixed := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 	return NewProcessor(Topics{Enriched: "s.enriched", DLQ: "s.dlq"}, []sharelog.Enricher{loc, parser},
-		func() *session.Tracker { return session.NewTracker(secret, 30*time.Minute, 1000) },
+		func() *session.Tracker { return session.NewTracker(secret, 30*time.Minute, 100000) },
 		func() time.Time { return fixed })
 }
 
@@ -155,6 +155,9 @@ func BenchmarkProcess(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		if _, dlq := p.Process(&msgs[i%len(msgs)]); dlq {
 			b.Fatal("dlq")
+		}
+		if i%1000 == 999 { // as the worker does after each delivered batch
+			p.Release()
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")

@@ -219,6 +219,7 @@ func (s *Service) worker(ctx context.Context, id int) error {
 		if err := s.deliver(ctx, out); err != nil {
 			return nil // only on shutdown: nothing committed, redelivered later
 		}
+		proc.Release()
 		if err := s.commit(ctx, reader, batch); err != nil {
 			s.metrics.commitErrs.Inc()
 			log.Warn("commit failed; the batch will be delivered again", "err", err)
