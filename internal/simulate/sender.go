@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -150,6 +149,7 @@ func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 
 // encodeNDJSON encodes the batch one JSON object a line, gzipped when asked.
 func encodeNDJSON(batch []*sharelog.Event, gz bool) ([]byte, error) {
+	line := make([]byte, 0, 1024)
 	var buf bytes.Buffer
 	buf.Grow(len(batch) * 700)
 	var w io.Writer = &buf
@@ -158,9 +158,9 @@ func encodeNDJSON(batch []*sharelog.Event, gz bool) ([]byte, error) {
 		zw = gzip.NewWriter(&buf)
 		w = zw
 	}
-	enc := json.NewEncoder(w)
 	for _, ev := range batch {
-		if err := enc.Encode(ev); err != nil { // Encode ends each value with '\n'
+		line = append(ev.AppendJSON(line[:0]), '\n')
+		if _, err := w.Write(line); err != nil {
 			return nil, fmt.Errorf("encode event %s: %w", ev.ID, err)
 		}
 	}
