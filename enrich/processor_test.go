@@ -145,10 +145,13 @@ func BenchmarkProcess(b *testing.B) {
 	}
 	p := newTestProcessor(b, cityDB)
 	gen := simulate.NewGenerator(simulate.Config{Seed: 7}, nil)
-	msgs := make([]kafka.Message, 20000)
+	// A pool as large as a typical run, so that sessions start and continue
+	// in the proportions of the simulated traffic rather than repeating.
+	msgs := make([]kafka.Message, 200000)
 	for i := range msgs {
 		ev := gen.Next()
-		msgs[i] = rawMessage(b, i%12, int64(i), ev, ev.Key())
+		value := ev.AppendJSON(nil)
+		msgs[i] = kafka.Message{Topic: "s.raw", Partition: i % 12, Offset: int64(i), Key: []byte(ev.Key()), Value: value}
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
