@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -53,11 +54,11 @@ func TestRunAsAUserWould(t *testing.T) {
 	httpAddr, kafkaAddr := freeAddr(t), freeAddr(t)
 	env := append(os.Environ(), "SHARELOG_HTTP_ADDR="+httpAddr, "SHARELOG_KAFKA_EMBEDDED_ADDR="+kafkaAddr, "SHARELOG_LOG_LEVEL=warn")
 
-	start := func() (*exec.Cmd, *bytes.Buffer) {
+	start := func() (*exec.Cmd, *syncBuffer) {
 		cmd := exec.Command(binary, "run")
 		cmd.Dir, cmd.Env = work, env
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
+		out := new(syncBuffer)
+		cmd.Stdout, cmd.Stderr = out, out
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -67,7 +68,7 @@ func TestRunAsAUserWould(t *testing.T) {
 			if err == nil {
 				resp.Body.Close()
 				if resp.StatusCode == 200 {
-					return cmd, &out
+					return cmd, out
 				}
 			}
 			if time.Now().After(deadline) {
@@ -77,7 +78,7 @@ func TestRunAsAUserWould(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
-	stop := func(cmd *exec.Cmd, out *bytes.Buffer) {
+	stop := func(cmd *exec.Cmd, out *syncBuffer) {
 		cmd.Process.Signal(syscall.SIGTERM)
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
@@ -171,4 +172,23 @@ func TestConfigCommandHidesSecrets(t *testing.T) {
 	if !bytes.Contains(out, []byte("SHARELOG_KAFKA_EMBEDDED_ADDR")) || !bytes.Contains(out, []byte("(hidden)")) {
 		t.Fatalf("unexpected output:\n%s", out)
 	}
+}
+
+// syncBuffer is a bytes.Buffer the child's output goroutine and the test
+// can use at once.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
