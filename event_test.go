@@ -55,6 +55,11 @@ func TestValidation(t *testing.T) {
 		{"missing id", func(m map[string]any) { delete(m, "id") }, "id", "is required"},
 		{"bad id", func(m map[string]any) { m["id"] = "12345" }, "id", "neither a UUID nor a ULID"},
 		{"long id", func(m map[string]any) { m["id"] = long }, "id", "longer than the limit of 64"},
+		{"nil uuid", func(m map[string]any) { m["id"] = "00000000-0000-0000-0000-000000000000" }, "id", "nil id"},
+		{"nil ulid", func(m map[string]any) { m["id"] = "00000000000000000000000000" }, "id", "nil id"},
+		{"user with api key", func(m map[string]any) {
+			m["actor"] = map[string]any{"type": "user", "email": "a@b.example", "api_key_id": "k1"}
+		}, "actor.api_key_id", "only given for an api_key actor"},
 		{"missing time", func(m map[string]any) { delete(m, "time") }, "time", "is required"},
 		{"non-UTC time", func(m map[string]any) { m["time"] = "2026-11-22T10:00:00+01:00" }, "time", "must be UTC"},
 		{"unparseable time", func(m map[string]any) { m["time"] = "yesterday" }, "time", "not an RFC 3339 time"},

@@ -111,8 +111,15 @@ func (c *checker) email(field, v string, required bool) {
 // them.
 func (e *Event) Validate() error {
 	var c checker
-	if c.str("id", e.ID, true, MaxIDLen) && !isUUID(e.ID) && !isULID(e.ID) {
-		c.fail("id", "%q is neither a UUID nor a ULID", e.ID)
+	if c.str("id", e.ID, true, MaxIDLen) {
+		switch {
+		case !isUUID(e.ID) && !isULID(e.ID):
+			c.fail("id", "%q is neither a UUID nor a ULID", e.ID)
+		case strings.Trim(e.ID, "0-") == "":
+			// The id is the idempotency key: an all-zero one would make
+			// every event that carries it look like a repeat of the first.
+			c.fail("id", "%q is the nil id; every event needs its own", e.ID)
+		}
 	}
 	if e.Time.IsZero() {
 		c.fail("time", "is required")
@@ -127,6 +134,9 @@ func (e *Event) Validate() error {
 	switch e.Actor.Type {
 	case ActorUser:
 		c.email("actor.email", e.Actor.Email, true)
+		if e.Actor.APIKeyID != "" {
+			c.fail("actor.api_key_id", "is only given for an api_key actor")
+		}
 	case ActorAPIKey:
 		c.str("actor.api_key_id", e.Actor.APIKeyID, true, MaxRefLen)
 	case ActorAnonymous:
