@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -108,7 +109,12 @@ func (c *Conn) NewGroupReader(group, topic string, logger *slog.Logger) *kafka.R
 	}
 	if logger != nil {
 		rc.ErrorLogger = kafka.LoggerFunc(func(msg string, args ...any) {
-			logger.Warn("kafka reader", "group", group, "topic", topic, "msg", fmt.Sprintf(msg, args...))
+			text := fmt.Sprintf(msg, args...)
+			level := slog.LevelWarn
+			if strings.Contains(text, "Rebalance In Progress") { // routine when members join or leave
+				level = slog.LevelDebug
+			}
+			logger.Log(context.Background(), level, "kafka reader", "group", group, "topic", topic, "msg", text)
 		})
 	}
 	return kafka.NewReader(rc)
