@@ -8,22 +8,19 @@ import (
 	"go.uber.org/goleak"
 
 	sharelog "github.com/sharelog/sharelog"
+	"github.com/sharelog/sharelog/internal/kafkatest"
 	"github.com/sharelog/sharelog/internal/kafkax"
 )
 
 // TestServiceStopsCleanly runs the workers against the embedded broker,
 // stops them, and checks that no goroutine of theirs is left behind.
 func TestServiceStopsCleanly(t *testing.T) {
-	broker, err := kafkax.StartEmbedded(kafkax.EmbeddedConfig{Addr: "127.0.0.1:0"}, t.TempDir(), 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer broker.Close()
-	opts := goleak.IgnoreCurrent() // the broker's own goroutines
+	brokers := kafkatest.Brokers(t, 2)
+	opts := goleak.IgnoreCurrent() // the embedded broker's own goroutines
 
-	kc := kafkax.Config{TopicPrefix: "leak", Partitions: 2}
+	kc := kafkax.Config{TopicPrefix: kafkatest.Prefix(t), Partitions: 2}
 	kc.SetDefaults()
-	conn, err := kafkax.NewConn(kc, []string{broker.Addr()})
+	conn, err := kafkax.NewConn(kc, brokers)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	sharelog "github.com/sharelog/sharelog"
+	"github.com/sharelog/sharelog/internal/kafkatest"
 	"github.com/sharelog/sharelog/internal/kafkax"
 )
 
@@ -22,14 +23,9 @@ const key = "ingest-test-key-0123456789"
 
 func newConn(t *testing.T) *kafkax.Conn {
 	t.Helper()
-	b, err := kafkax.StartEmbedded(kafkax.EmbeddedConfig{Addr: "127.0.0.1:0"}, t.TempDir(), 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
-	cfg := kafkax.Config{TopicPrefix: "it", Partitions: 2}
+	cfg := kafkax.Config{TopicPrefix: kafkatest.Prefix(t), Partitions: 2}
 	cfg.SetDefaults()
-	conn, err := kafkax.NewConn(cfg, []string{b.Addr()})
+	conn, err := kafkax.NewConn(cfg, kafkatest.Brokers(t, 2))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +61,7 @@ func TestPublishValidatesBeforeProducing(t *testing.T) {
 	}
 	// Only the good event of the second call is on the topic, keyed by
 	// its workspace (it has no link).
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: conn.Brokers(), Topic: c.Topic(), GroupID: "check", StartOffset: kafka.FirstOffset, MaxWait: 100 * time.Millisecond})
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: conn.Brokers(), Topic: c.Topic(), GroupID: c.Topic() + "-check", StartOffset: kafka.FirstOffset, MaxWait: 100 * time.Millisecond})
 	defer r.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

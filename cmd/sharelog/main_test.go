@@ -161,12 +161,13 @@ func TestInvalidConfigurationIsRefused(t *testing.T) {
 
 func TestConfigCommandHidesSecrets(t *testing.T) {
 	cmd := exec.Command(binary, "config")
-	cmd.Env = append(os.Environ(), "SHARELOG_INGEST_KEYS=super-secret-ingest-key-1", "SHARELOG_ENRICH_SESSION_SECRET=another-secret-of-at-least-32-bytes!!")
+	cmd.Env = append(os.Environ(), "SHARELOG_INGEST_KEYS=super-secret-ingest-key-1", "SHARELOG_ENRICH_SESSION_SECRET=another-secret-of-at-least-32-bytes!!",
+		"SHARELOG_KAFKA_SASL_MECHANISM=PLAIN", "SHARELOG_KAFKA_SASL_USERNAME=u", "SHARELOG_KAFKA_SASL_PASSWORD=third-secret-sasl")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	if bytes.Contains(out, []byte("super-secret")) || bytes.Contains(out, []byte("another-secret")) {
+	if bytes.Contains(out, []byte("super-secret")) || bytes.Contains(out, []byte("another-secret")) || bytes.Contains(out, []byte("third-secret")) {
 		t.Fatalf("a secret is shown:\n%s", out)
 	}
 	if !bytes.Contains(out, []byte("SHARELOG_KAFKA_EMBEDDED_ADDR")) || !bytes.Contains(out, []byte("(hidden)")) {

@@ -90,8 +90,10 @@ func configCmd(args []string, stdout, stderr io.Writer) error {
 		shown.Ingest.Keys = append([]string(nil), shown.Ingest.Keys...)
 		shown.Ingest.Keys[i] = "(hidden)"
 	}
-	if shown.Enrich.Session.Secret != "" {
-		shown.Enrich.Session.Secret = "(hidden)"
+	for _, secret := range []*string{&shown.Enrich.Session.Secret, &shown.Kafka.SASL.Password} {
+		if *secret != "" {
+			*secret = "(hidden)"
+		}
 	}
 	out, err := yaml.Marshal(&shown)
 	if err != nil {

@@ -25,22 +25,36 @@ type Conn struct {
 
 // NewConn returns a Conn to brokers (which override cfg.Brokers, so that the
 // embedded broker's address can be passed in).
+//
+// cfg.TLS and cfg.SASL apply to every connection; a certificate or password
+// file that cannot be read is an error naming the field.
 func NewConn(cfg Config, brokers []string) (*Conn, error) {
 	if len(brokers) == 0 {
 		return nil, errors.New("kafka: no brokers")
+	}
+	tlsCfg, err := cfg.TLS.build()
+	if err != nil {
+		return nil, err
+	}
+	mech, err := cfg.SASL.build()
+	if err != nil {
+		return nil, err
 	}
 	transport := &kafka.Transport{
 		ClientID:    cfg.ClientID,
 		DialTimeout: 5 * time.Second,
 		IdleTimeout: 30 * time.Second,
 		MetadataTTL: 10 * time.Second,
+		TLS:         tlsCfg,
+		SASL:        mech,
 	}
 	return &Conn{
 		cfg:       cfg,
 		brokers:   brokers,
 		transport: transport,
-		dialer:    &kafka.Dialer{ClientID: cfg.ClientID, Timeout: 5 * time.Second, DualStack: true},
-		client:    &kafka.Client{Addr: kafka.TCP(brokers...), Transport: transport, Timeout: 10 * time.Second},
+		dialer: &kafka.Dialer{ClientID: cfg.ClientID, Timeout: 5 * time.Second, DualStack: true,
+			TLS: tlsCfg, SASLMechanism: mech},
+		client: &kafka.Client{Addr: kafka.TCP(brokers...), Transport: transport, Timeout: 10 * time.Second},
 	}, nil
 }
 

@@ -30,6 +30,9 @@ type Config struct {
 	Linger time.Duration `yaml:"linger"`
 	// WriteTimeout bounds one produce request.
 	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// TLS and SASL secure the connections to the brokers.
+	TLS  TLSConfig  `yaml:"tls"`
+	SASL SASLConfig `yaml:"sasl"`
 	// Embedded configures the in-process broker used when Brokers is empty.
 	Embedded EmbeddedConfig `yaml:"embedded"`
 }
@@ -88,6 +91,8 @@ func (c Config) Validate() error {
 	if c.WriteTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("write_timeout: must be positive"))
 	}
+	errs = append(errs, c.TLS.validate()...)
+	errs = append(errs, c.SASL.validate()...)
 	if _, _, err := net.SplitHostPort(c.Embedded.Addr); err != nil {
 		errs = append(errs, fmt.Errorf("embedded.addr: %q is not host:port", c.Embedded.Addr))
 	}

@@ -3,6 +3,7 @@ package kafkax
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -12,16 +13,24 @@ import (
 	"github.com/segmentio/kafka-go"
 )
 
+// testConn connects to the cluster of SHARELOG_TEST_KAFKA_BROKERS (with
+// topic names of this test's own), else to a fresh embedded broker. (This
+// package cannot use internal/kafkatest, which imports it.)
 func testConn(t *testing.T) *Conn {
 	t.Helper()
-	b, err := StartEmbedded(EmbeddedConfig{Addr: "127.0.0.1:0"}, t.TempDir(), 3)
-	if err != nil {
-		t.Fatal(err)
+	brokers := strings.Split(os.Getenv("SHARELOG_TEST_KAFKA_BROKERS"), ",")
+	prefix := fmt.Sprintf("kafkax-%d-%s", time.Now().UnixNano(), strings.ReplaceAll(t.Name(), "/", "-"))
+	if brokers[0] == "" {
+		b, err := StartEmbedded(EmbeddedConfig{Addr: "127.0.0.1:0"}, t.TempDir(), 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(b.Close)
+		brokers = []string{b.Addr()}
 	}
-	t.Cleanup(b.Close)
-	cfg := Config{TopicPrefix: "t", Partitions: 3}
+	cfg := Config{TopicPrefix: prefix, Partitions: 3}
 	cfg.SetDefaults()
-	conn, err := NewConn(cfg, []string{b.Addr()})
+	conn, err := NewConn(cfg, brokers)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +89,8 @@ func TestLagMatchesCommittedOffsets(t *testing.T) {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	mon := NewLagMonitor(conn, "g", topic, time.Hour, nil, reg)
+	group := conn.Config().Group("lag")
+	mon := NewLagMonitor(conn, group, topic, time.Hour, nil, reg)
 	lag, err := mon.Lag(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -93,7 +103,7 @@ func TestLagMatchesCommittedOffsets(t *testing.T) {
 		t.Fatalf("before any commit: lag %v (total %d), want 3 partitions totalling 90", lag, total)
 	}
 
-	r := conn.NewGroupReader("g", topic, nil)
+	r := conn.NewGroupReader(group, topic, nil)
 	defer r.Close()
 	fctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()

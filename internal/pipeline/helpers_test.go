@@ -16,7 +16,7 @@ import (
 
 	sharelog "github.com/sharelog/sharelog"
 	"github.com/sharelog/sharelog/config"
-	"github.com/sharelog/sharelog/internal/kafkax"
+	"github.com/sharelog/sharelog/internal/kafkatest"
 	"github.com/sharelog/sharelog/internal/testgeo"
 )
 
@@ -34,6 +34,10 @@ func testConfig(t *testing.T) *config.Config {
 	cfg.Enrich.Session.Secret = "an-enrich-session-secret-of-32-bytes!"
 	cfg.GeoIP.CityDB = []string{testgeo.WriteCityDB(t)}
 	cfg.Log.Level = "warn"
+	if real := kafkatest.Real(); real != nil { // SHARELOG_TEST_KAFKA_BROKERS: a real cluster
+		cfg.Kafka.Brokers = real
+		cfg.Kafka.TopicPrefix = kafkatest.Prefix(t)
+	}
 	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
@@ -80,16 +84,11 @@ func start(t *testing.T, cfg *config.Config, roles Roles) *running {
 	return r
 }
 
-// startBroker starts an embedded broker of the test's own, for tests that
-// stop and restart the roles around it.
-func startBroker(t *testing.T, dir string) *kafkax.Embedded {
+// sharedBroker returns brokers that outlive the pipelines a test starts and
+// stops: the real cluster, or an embedded broker of the test's own.
+func sharedBroker(t *testing.T) []string {
 	t.Helper()
-	b, err := kafkax.StartEmbedded(kafkax.EmbeddedConfig{Addr: "127.0.0.1:0"}, dir, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
-	return b
+	return kafkatest.Brokers(t, 4)
 }
 
 // post sends body to the ingest endpoint and returns the status, headers

@@ -92,7 +92,7 @@ func TestEndToEnd(t *testing.T) {
 		fmt.Sprintf(`sharelog_enrich_events_total{outcome="enriched"} %d`, len(evs)),
 		`sharelog_geo_lookups_total{result="found"} 30`,
 		`sharelog_geo_lookups_total{result="not_found"} 1`,
-		`sharelog_consumer_lag{group="sharelog-enrich",partition="0",topic="sharelog.raw"}`,
+		fmt.Sprintf(`sharelog_consumer_lag{group="%s",partition="0",topic="%s"}`, cfg.Kafka.Group("enrich"), cfg.Kafka.Topics().Raw),
 		`sharelog_ingest_request_duration_seconds_bucket`,
 		`sharelog_enrich_latency_seconds_bucket`,
 	} {
@@ -244,9 +244,8 @@ func TestPoisonMessageGoesToDLQ(t *testing.T) {
 // TestWorkerRestartLosesNothing stops the enrich role mid-stream while the
 // Go client keeps producing, starts it again, and checks every event id.
 func TestWorkerRestartLosesNothing(t *testing.T) {
-	broker := startBroker(t, t.TempDir())
 	cfg := testConfig(t)
-	cfg.Kafka.Brokers = []string{broker.Addr()}
+	cfg.Kafka.Brokers = sharedBroker(t)
 	cfg.Enrich.BatchSize = 50
 
 	enr := start(t, cfg, Enrich)
@@ -328,6 +327,7 @@ func TestIngestAnswers503WhenKafkaIsDown(t *testing.T) {
 // survive a restart of `sharelog run` with the same data directory.
 func TestEmbeddedBrokerKeepsDataAcrossRestart(t *testing.T) {
 	cfg := testConfig(t)
+	cfg.Kafka.Brokers = nil // the embedded broker, whatever the suite runs against
 	cfg.Kafka.Embedded.Addr = freeAddr(t)
 	p := start(t, cfg, Ingest|Enrich)
 	first := event("persist", "81.2.69.1", curlUA)
