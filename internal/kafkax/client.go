@@ -130,6 +130,11 @@ func (c *Conn) NewGroupReader(group, topic string, logger *slog.Logger) *kafka.R
 			}
 			logger.Log(context.Background(), level, "kafka reader", "group", group, "topic", topic, "msg", text)
 		})
+		if logger.Enabled(context.Background(), slog.LevelDebug) {
+			rc.Logger = kafka.LoggerFunc(func(msg string, args ...any) {
+				logger.Debug("kafka reader", "group", group, "topic", topic, "msg", fmt.Sprintf(msg, args...))
+			})
+		}
 	}
 	return kafka.NewReader(rc)
 }

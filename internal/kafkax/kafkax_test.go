@@ -4,6 +4,10 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -107,7 +111,10 @@ func TestLagMatchesCommittedOffsets(t *testing.T) {
 	defer r.Close()
 	fctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	for range 30 {
+	// Commit at least 30 messages, and at least one of every partition, so
+	// that Kafka's own tool reports a lag for each.
+	committedN, seen := 0, map[int]bool{}
+	for committedN < 30 || len(seen) < 3 {
 		m, err := r.FetchMessage(fctx)
 		if err != nil {
 			t.Fatal(err)
@@ -115,6 +122,8 @@ func TestLagMatchesCommittedOffsets(t *testing.T) {
 		if err := r.CommitMessages(fctx, m); err != nil {
 			t.Fatal(err)
 		}
+		committedN++
+		seen[m.Partition] = true
 	}
 	lag, err = mon.Lag(ctx)
 	if err != nil {
@@ -124,8 +133,20 @@ func TestLagMatchesCommittedOffsets(t *testing.T) {
 	for _, l := range lag {
 		total += l
 	}
-	if total != 60 {
-		t.Fatalf("after committing 30 of 90: lag %v (total %d), want 60", lag, total)
+	if total != int64(90-committedN) {
+		t.Fatalf("after committing %d of 90: lag %v (total %d), want %d", committedN, lag, total, 90-committedN)
+	}
+	// Against Apache Kafka, Kafka's own tool reports the same lag per partition.
+	if os.Getenv("SHARELOG_TEST_KAFKA_BROKERS") != "" {
+		reported := kafkaReportedLag(t, group, topic)
+		for p, l := range lag {
+			if reported[p] != l {
+				t.Errorf("partition %d: monitor says %d, kafka-consumer-groups says %d (all: %v)", p, l, reported[p], reported)
+			}
+		}
+		if len(reported) != len(lag) {
+			t.Errorf("kafka-consumer-groups reports %v, the monitor %v", reported, lag)
+		}
 	}
 	// The gauge shows the same numbers once Run has refreshed it.
 	rctx, rcancel := context.WithCancel(ctx)
@@ -141,7 +162,33 @@ func TestLagMatchesCommittedOffsets(t *testing.T) {
 	for p := range 3 {
 		sum += testutil.ToFloat64(mon.lag.WithLabelValues(fmt.Sprint(p)))
 	}
-	if sum != 60 {
-		t.Fatalf("gauge totals %v, want 60", sum)
+	if sum != float64(90-committedN) {
+		t.Fatalf("gauge totals %v, want %d", sum, 90-committedN)
 	}
+}
+
+// kafkaReportedLag asks Apache Kafka's kafka-consumer-groups tool (through
+// scripts/kafka-consumer-groups) for the group's lag per partition of topic.
+func kafkaReportedLag(t *testing.T, group, topic string) map[int]int64 {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	script := filepath.Join(filepath.Dir(file), "..", "..", "scripts", "kafka-consumer-groups")
+	out, err := exec.Command(script, "--describe", "--group", group,
+		"--bootstrap-server", strings.Split(os.Getenv("SHARELOG_TEST_KAFKA_BROKERS"), ",")[0]).CombinedOutput()
+	if err != nil {
+		t.Fatalf("kafka-consumer-groups: %v\n%s", err, out)
+	}
+	lag := map[int]int64{}
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		// GROUP TOPIC PARTITION CURRENT-OFFSET LOG-END-OFFSET LAG ...
+		if len(f) >= 6 && f[0] == group && f[1] == topic {
+			p, err1 := strconv.Atoi(f[2])
+			l, err2 := strconv.ParseInt(f[5], 10, 64)
+			if err1 == nil && err2 == nil {
+				lag[p] = l
+			}
+		}
+	}
+	return lag
 }

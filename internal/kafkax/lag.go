@@ -87,13 +87,9 @@ func (m *LagMonitor) Lag(ctx context.Context) (map[int]int64, error) {
 	if err != nil {
 		return nil, err
 	}
-	committed, err := cl.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: m.group, Topics: map[string][]int{m.topic: parts}})
+	committed, err := m.offsetFetch(ctx, parts)
 	if err != nil {
 		return nil, err
-	}
-	// A group that never committed is not an error: everything is lag.
-	if committed.Error != nil && !errors.Is(committed.Error, kafka.GroupIdNotFound) {
-		return nil, committed.Error
 	}
 	first, last := map[int]int64{}, map[int]int64{}
 	for _, po := range offs.Topics[m.topic] {
@@ -112,4 +108,30 @@ func (m *LagMonitor) Lag(ctx context.Context) (map[int]int64, error) {
 		}
 	}
 	return lags, nil
+}
+
+// offsetFetch asks the group's coordinator for its committed offsets,
+// retrying while the coordinator is moving or still loading (as on a fresh
+// cluster, whose offsets topic is created by the first group).
+func (m *LagMonitor) offsetFetch(ctx context.Context, parts []int) (*kafka.OffsetFetchResponse, error) {
+	backoff := 100 * time.Millisecond
+	for {
+		resp, err := m.conn.client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: m.group, Topics: map[string][]int{m.topic: parts}})
+		if err == nil {
+			err = resp.Error
+		}
+		switch {
+		case err == nil, errors.Is(err, kafka.GroupIdNotFound):
+			return resp, nil
+		case errors.Is(err, kafka.NotCoordinatorForGroup), errors.Is(err, kafka.GroupCoordinatorNotAvailable), errors.Is(err, kafka.GroupLoadInProgress):
+		default:
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("offset fetch for group %s: %w", m.group, err)
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, time.Second)
+	}
 }
