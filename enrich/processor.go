@@ -21,6 +21,8 @@ type Processor struct {
 	sessions map[int]*session.Tracker
 	now      func() time.Time
 	arena    []byte
+
+	reportedStarted uint64 // sessions started, as of the last Sessions call
 }
 
 // Topics are the topics a Processor writes to.
@@ -87,10 +89,14 @@ var schemaVersion = []byte(strconv.Itoa(sharelog.SchemaVersion))
 // longer used (produced, or dropped), so their memory can be reused.
 func (p *Processor) Release() { p.arena = p.arena[:0] }
 
-// Sessions returns the number of visitors tracked over all partitions.
-func (p *Processor) Sessions() (visitors int) {
+// Sessions returns the number of visitors tracked over all partitions, and
+// the sessions opened since the previous call.
+func (p *Processor) Sessions() (visitors int, started uint64) {
+	var total uint64
 	for _, t := range p.sessions {
 		visitors += t.Len()
+		total += t.Started()
 	}
-	return visitors
+	started, p.reportedStarted = total-p.reportedStarted, total
+	return visitors, started
 }

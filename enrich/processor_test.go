@@ -106,8 +106,11 @@ func TestProcessSessionsArePerPartition(t *testing.T) {
 	if s := sessionOf(1, 3); !s.Started || s.Seq != 1 {
 		t.Fatalf("other partition: %+v", s)
 	}
-	if p.Sessions() != 2 {
-		t.Fatalf("visitors tracked: %d", p.Sessions())
+	if visitors, started := p.Sessions(); visitors != 2 || started != 2 {
+		t.Fatalf("visitors tracked: %d, sessions started: %d", visitors, started)
+	}
+	if _, started := p.Sessions(); started != 0 {
+		t.Fatalf("sessions started since the last call: %d", started)
 	}
 }
 

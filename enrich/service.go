@@ -44,6 +44,7 @@ type metrics struct {
 	produced    *prometheus.CounterVec
 	retries     prometheus.Counter
 	commitErrs  prometheus.Counter
+	fetchErrs   prometheus.Counter
 	latency     prometheus.Histogram
 	batch       prometheus.Histogram
 	visitors    *prometheus.GaugeVec
@@ -64,6 +65,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		commitErrs: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "sharelog_enrich_commit_errors_total", Help: "Offset commits that failed (the batch will be delivered again).",
 		}),
+		fetchErrs: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sharelog_enrich_fetch_errors_total", Help: "Consumers that failed to fetch and rejoined the group.",
+		}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "sharelog_enrich_latency_seconds",
 			Help:    "Time from the raw message's append to Kafka until its enriched message was acknowledged.",
@@ -81,7 +85,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.events, m.produced, m.retries, m.commitErrs, m.latency, m.batch, m.visitors, m.sessionsNew)
+		reg.MustRegister(m.events, m.produced, m.retries, m.commitErrs, m.fetchErrs, m.latency, m.batch, m.visitors, m.sessionsNew)
 	}
 	return m
 }
@@ -141,9 +145,12 @@ func (s *Service) Run(ctx context.Context) error {
 	return errors.Join(err, s.writer.Close())
 }
 
+// worker runs one consumer of the group until ctx ends. A fetch error (the
+// brokers unreachable, the group coordinator gone) does not end it: the
+// consumer is closed, and a new one joins the group after a back-off, so
+// that a Kafka outage turns into lag, not into an exit.
 func (s *Service) worker(ctx context.Context, id int) error {
 	log := s.log.With("worker", id)
-	reader := s.deps.Conn.NewGroupReader(s.group, s.topics.Raw, log)
 	var newTracker func() *session.Tracker
 	if s.deps.SessionSecret != nil {
 		newTracker = func() *session.Tracker {
@@ -151,6 +158,31 @@ func (s *Service) worker(ctx context.Context, id int) error {
 		}
 	}
 	proc := NewProcessor(Topics{Enriched: s.topics.Enriched, DLQ: s.topics.DLQ}, s.deps.Enrichers, newTracker, s.deps.Now)
+	backoff := 500 * time.Millisecond
+	for {
+		started := time.Now()
+		err := s.consume(ctx, id, log, proc)
+		if err == nil || ctx.Err() != nil {
+			return nil
+		}
+		s.metrics.fetchErrs.Inc()
+		if time.Since(started) > time.Minute {
+			backoff = 500 * time.Millisecond
+		}
+		log.Warn("consumer failed; joining the group again", "err", err, "backoff", backoff)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 30*time.Second)
+	}
+}
+
+// consume runs one group reader until ctx ends (nil) or a fetch fails (the
+// error). The batch in hand is finished either way.
+func (s *Service) consume(ctx context.Context, id int, log *slog.Logger, proc *Processor) error {
+	reader := s.deps.Conn.NewGroupReader(s.group, s.topics.Raw, log)
 
 	// One goroutine fetches into a bounded queue so that the worker can take
 	// whatever is already there as one batch.
@@ -188,8 +220,7 @@ func (s *Service) worker(ctx context.Context, id int) error {
 	log.Info("enrich worker started", "group", s.group, "topic", s.topics.Raw)
 	batch := make([]kafka.Message, 0, s.cfg.BatchSize)
 	out := make([]kafka.Message, 0, s.cfg.BatchSize)
-	visitors := s.metrics.visitors.WithLabelValues(fmt.Sprint(id))
-	var sessionsBefore uint64
+	visitorsGauge := s.metrics.visitors.WithLabelValues(fmt.Sprint(id))
 	for {
 		batch = batch[:0]
 		select {
@@ -233,13 +264,9 @@ func (s *Service) worker(ctx context.Context, id int) error {
 		s.metrics.events.WithLabelValues("dlq").Add(float64(dlq))
 		s.metrics.produced.WithLabelValues(s.topics.Enriched).Add(float64(len(batch) - dlq))
 		s.metrics.produced.WithLabelValues(s.topics.DLQ).Add(float64(dlq))
-		visitors.Set(float64(proc.Sessions()))
-		var started uint64
-		for _, t := range proc.sessions {
-			started += t.Started()
-		}
-		s.metrics.sessionsNew.Add(float64(started - sessionsBefore))
-		sessionsBefore = started
+		visitors, started := proc.Sessions()
+		visitorsGauge.Set(float64(visitors))
+		s.metrics.sessionsNew.Add(float64(started))
 	}
 }
 

@@ -3,8 +3,9 @@ package main
 // Process-level tests against Apache Kafka: the real sharelog binary, run as
 // a user would, against the broker that scripts/kafka-up starts. They run
 // when SHARELOG_TEST_KAFKA_BROKERS names the broker; the broker-outage test
-// also needs SHARELOG_TEST_KAFKA_PORT (the port scripts/kafka-up was given),
-// so that it may stop and start the broker. `make test-kafka` sets both.
+// also needs SHARELOG_TEST_KAFKA_PORT (the port scripts/kafka-up was given)
+// and SHARELOG_TEST_KAFKA_UP_ARGS (its other arguments), so that it may stop
+// and start the broker. `make test-kafka` sets them.
 
 import (
 	"bytes"
@@ -224,18 +225,39 @@ func (c *cluster) enriched(t *testing.T, want []string, timeout time.Duration) (
 	return len(wanted) - found, duplicates
 }
 
-// TestKafkaEnrichWorkerKilled SIGKILLs the enrich process mid-stream and
-// starts it again.
+// stream publishes batches of 100 events every 10 ms from a goroutine until
+// the returned function is called, which waits for it.
+func (p *producer) stream(t *testing.T) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+			p.publish(t, 100)
+		}
+	}()
+	return func() { close(done); wg.Wait() }
+}
+
+// TestKafkaEnrichWorkerKilled SIGKILLs the enrich process while events
+// stream in, and starts it again.
 func TestKafkaEnrichWorkerKilled(t *testing.T) {
 	c := newCluster(t)
 	prod := c.producer()
 	enr := c.start("enrich")
-	prod.publish(t, 3000)
-	time.Sleep(300 * time.Millisecond)
-	enr.kill() // SIGKILL: no flush, no commit
-	prod.publish(t, 3000)
+	stop := prod.stream(t)
+	time.Sleep(2 * time.Second)
+	enr.kill() // SIGKILL mid-stream: no flush, no commit
+	time.Sleep(time.Second)
 	enr = c.start("enrich")
-	prod.publish(t, 3000)
+	time.Sleep(2 * time.Second)
+	stop()
 	missing, dups := c.enriched(t, prod.ids, 120*time.Second)
 	t.Logf("SIGKILL of the enrich worker: %d events, %d lost, %d duplicated", len(prod.ids), missing, dups)
 	if missing > 0 {
@@ -245,16 +267,18 @@ func TestKafkaEnrichWorkerKilled(t *testing.T) {
 }
 
 // TestKafkaPartitionsMoveWhenAWorkerDies runs two enrich processes in one
-// group and kills one of them: its partitions move to the other.
+// group and SIGKILLs one while events stream in: its partitions move to the
+// other, and nothing is lost or stuck.
 func TestKafkaPartitionsMoveWhenAWorkerDies(t *testing.T) {
 	c := newCluster(t)
 	prod := c.producer()
 	a := c.start("enrich")
 	b := c.start("enrich")
-	prod.publish(t, 4000)
-	time.Sleep(300 * time.Millisecond)
+	stop := prod.stream(t)
+	time.Sleep(2 * time.Second)
 	a.kill()
-	prod.publish(t, 4000)
+	time.Sleep(3 * time.Second)
+	stop()
 	missing, dups := c.enriched(t, prod.ids, 120*time.Second)
 	t.Logf("two workers, one killed: %d events, %d lost, %d duplicated", len(prod.ids), missing, dups)
 	if missing > 0 {
@@ -268,7 +292,7 @@ func TestKafkaPartitionsMoveWhenAWorkerDies(t *testing.T) {
 				}
 			}
 		}
-		t.Fatalf("%d of %d events lost or stuck; the surviving worker's log:\n%s", missing, len(prod.ids), b.out.String())
+		t.Fatalf("%d of %d events lost or stuck; the surviving worker's log:\n%s", missing, len(prod.ids), tail(b.out.String(), 60))
 	}
 	b.stop(t)
 }
@@ -286,13 +310,22 @@ func TestKafkaBrokerOutage(t *testing.T) {
 	_, file, _, _ := runtime.Caller(0)
 	scripts := filepath.Join(filepath.Dir(file), "..", "..", "scripts")
 	broker := func(script string) {
-		out, err := exec.Command(filepath.Join(scripts, script), "--port", port).CombinedOutput()
+		args := []string{"--port", port}
+		if script == "kafka-up" { // start it as it was started: version, SASL listener
+			args = append(args, strings.Fields(os.Getenv("SHARELOG_TEST_KAFKA_UP_ARGS"))...)
+		}
+		out, err := exec.Command(filepath.Join(scripts, script), args...).CombinedOutput()
 		if err != nil {
 			t.Fatalf("%s: %v\n%s", script, err, out)
 		}
 	}
 	c.producer() // creates the topics
 	p := c.start("run")
+	defer func() {
+		if t.Failed() {
+			t.Logf("the process's log ends:\n%s", tail(p.out.String(), 60))
+		}
+	}()
 
 	var (
 		mu                     sync.Mutex
@@ -395,7 +428,7 @@ func TestKafkaBrokerOutage(t *testing.T) {
 	missing, dups := c.enriched(t, acked, 120*time.Second)
 	t.Logf("broker outage: %d acknowledged events, %d lost, %d duplicated", len(acked), missing, dups)
 	if missing > 0 {
-		t.Fatalf("%d events answered 202 never arrived enriched", missing)
+		t.Fatalf("%d events answered 202 never arrived enriched; the process's log ends:\n%s", missing, tail(p.out.String(), 80))
 	}
 	p.stop(t)
 }
@@ -482,4 +515,10 @@ func TestKafkaKcatInterop(t *testing.T) {
 		t.Fatalf("DLQ message read by kcat: %+v", dlq)
 	}
 	enr.stop(t)
+}
+
+// tail returns the last n lines of s.
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
