@@ -85,14 +85,20 @@ func TestEndToEnd(t *testing.T) {
 			}
 		}
 	}
-	// The counters agree with what happened.
+	// The counters agree with what happened. The lag monitor's first pass
+	// may still be waiting for the group coordinator (on a fresh cluster).
+	lagLine := fmt.Sprintf(`sharelog_consumer_lag{group="%s",partition="0",topic="%s"}`, cfg.Kafka.Group("enrich"), cfg.Kafka.Topics().Raw)
 	metrics := get(t, "http://"+p.Addr()+"/metrics", 200)
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(metrics, lagLine) && time.Now().Before(deadline); {
+		time.Sleep(200 * time.Millisecond)
+		metrics = get(t, "http://"+p.Addr()+"/metrics", 200)
+	}
 	for _, want := range []string{
 		fmt.Sprintf("sharelog_ingest_events_accepted_total %d", len(evs)),
 		fmt.Sprintf(`sharelog_enrich_events_total{outcome="enriched"} %d`, len(evs)),
 		`sharelog_geo_lookups_total{result="found"} 30`,
 		`sharelog_geo_lookups_total{result="not_found"} 1`,
-		fmt.Sprintf(`sharelog_consumer_lag{group="%s",partition="0",topic="%s"}`, cfg.Kafka.Group("enrich"), cfg.Kafka.Topics().Raw),
+		lagLine,
 		`sharelog_ingest_request_duration_seconds_bucket`,
 		`sharelog_enrich_latency_seconds_bucket`,
 	} {
