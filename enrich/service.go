@@ -66,7 +66,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "sharelog_enrich_commit_errors_total", Help: "Offset commits that failed (the batch will be delivered again).",
 		}),
 		fetchErrs: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "sharelog_enrich_fetch_errors_total", Help: "Consumers that failed to fetch and rejoined the group.",
+			Name: "sharelog_enrich_fetch_errors_total", Help: "Fetches that failed (the reader retries; Kafka unreachable or partitions moving).",
 		}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "sharelog_enrich_latency_seconds",
@@ -146,9 +146,11 @@ func (s *Service) Run(ctx context.Context) error {
 }
 
 // worker runs one consumer of the group until ctx ends. A fetch error (the
-// brokers unreachable, the group coordinator gone) does not end it: the
-// consumer is closed, and a new one joins the group after a back-off, so
-// that a Kafka outage turns into lag, not into an exit.
+// brokers unreachable, a partition without a leader yet, the coordinator
+// moving) does not end it: kafka-go's group reader heals by itself (it
+// rejoins the group and reconnects), so the error is counted, logged at most
+// every 10 s, and fetching goes on after a short back-off. A Kafka outage
+// turns into lag, not into an exit.
 func (s *Service) worker(ctx context.Context, id int) error {
 	log := s.log.With("worker", id)
 	var newTracker func() *session.Tracker
@@ -158,50 +160,41 @@ func (s *Service) worker(ctx context.Context, id int) error {
 		}
 	}
 	proc := NewProcessor(Topics{Enriched: s.topics.Enriched, DLQ: s.topics.DLQ}, s.deps.Enrichers, newTracker, s.deps.Now)
-	backoff := 500 * time.Millisecond
-	for {
-		started := time.Now()
-		err := s.consume(ctx, id, log, proc)
-		if err == nil || ctx.Err() != nil {
-			return nil
-		}
-		s.metrics.fetchErrs.Inc()
-		if time.Since(started) > time.Minute {
-			backoff = 500 * time.Millisecond
-		}
-		log.Warn("consumer failed; joining the group again", "err", err, "backoff", backoff)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, 30*time.Second)
-	}
-}
-
-// consume runs one group reader until ctx ends (nil) or a fetch fails (the
-// error). The batch in hand is finished either way.
-func (s *Service) consume(ctx context.Context, id int, log *slog.Logger, proc *Processor) error {
 	reader := s.deps.Conn.NewGroupReader(s.group, s.topics.Raw, log)
 
 	// One goroutine fetches into a bounded queue so that the worker can take
 	// whatever is already there as one batch.
 	fetched := make(chan kafka.Message, s.cfg.BatchSize)
-	fetchErr := make(chan error, 1)
 	fctx, stopFetch := context.WithCancel(ctx)
 	var fwg sync.WaitGroup
 	fwg.Add(1)
 	go func() {
 		defer fwg.Done()
 		defer close(fetched)
+		var (
+			backoff   time.Duration
+			lastLogged time.Time
+		)
 		for {
 			m, err := reader.FetchMessage(fctx)
 			if err != nil {
-				if fctx.Err() == nil {
-					fetchErr <- fmt.Errorf("enrich: fetch from %s: %w", s.topics.Raw, err)
+				if fctx.Err() != nil {
+					return
 				}
-				return
+				s.metrics.fetchErrs.Inc()
+				backoff = min(max(2*backoff, 50*time.Millisecond), 5*time.Second)
+				if time.Since(lastLogged) > 10*time.Second {
+					log.Warn("fetch failed; the reader retries", "topic", s.topics.Raw, "err", err, "backoff", backoff)
+					lastLogged = time.Now()
+				}
+				select {
+				case <-fctx.Done():
+					return
+				case <-time.After(backoff):
+				}
+				continue
 			}
+			backoff = 0
 			select {
 			case fetched <- m:
 			case <-fctx.Done():
@@ -226,8 +219,6 @@ func (s *Service) consume(ctx context.Context, id int, log *slog.Logger, proc *P
 		select {
 		case <-ctx.Done():
 			return nil
-		case err := <-fetchErr:
-			return err
 		case m, ok := <-fetched:
 			if !ok {
 				return nil

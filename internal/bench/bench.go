@@ -253,12 +253,17 @@ func (p *probe) read(ctx context.Context, r *kafka.Reader) {
 	for {
 		m, err := r.ReadMessage(ctx) // no group: nothing is committed
 		if err != nil {
-			if ctx.Err() == nil && !errors.Is(err, io.EOF) {
-				p.mu.Lock()
-				p.err = err
-				p.mu.Unlock()
+			if ctx.Err() != nil || errors.Is(err, io.EOF) {
+				return
 			}
-			return
+			// The reader heals by itself (a new topic's leader not
+			// elected yet, a broker moving); keep the last error for the
+			// report and go on.
+			p.mu.Lock()
+			p.err = err
+			p.mu.Unlock()
+			time.Sleep(50 * time.Millisecond)
+			continue
 		}
 		now := time.Now()
 		id, at, ok := idAndTime(m.Value)
