@@ -27,6 +27,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&o.Concurrency, "concurrency", 8, "concurrent HTTP senders")
 	fs.IntVar(&o.Partitions, "partitions", 12, "partitions of the bench topics")
 	fs.IntVar(&o.Workers, "workers", 2, "enrich workers")
+	fs.StringVar(&o.Compression, "compression", "", "produce compression: none, gzip, snappy, lz4, zstd (default: kafka.compression's default)")
 	geo := fs.String("geoip", strings.Join(pipeline.DefaultGeoIP("./data"), ","), "city databases, comma-separated (default: ./data/geoip, as `make run` fetches it)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
 	if err := fs.Parse(args); err != nil {

@@ -40,6 +40,7 @@ type Options struct {
 	Partitions  int
 	GeoIP       []string // city databases; empty: no geo
 	Workers     int      // enrich workers
+	Compression string   // produce compression; empty: the default
 	Logger      *slog.Logger
 }
 
@@ -88,6 +89,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	cfg.Kafka.Embedded.Addr = "127.0.0.1:0"
 	cfg.Kafka.TopicPrefix = "bench-" + randomHex(4)
 	cfg.Kafka.Partitions = o.Partitions
+	cfg.Kafka.Compression = o.Compression
 	cfg.Ingest.Keys = []string{key}
 	cfg.Ingest.MaxInFlight = 4 * o.Concurrency
 	cfg.Enrich.Workers = o.Workers

@@ -82,6 +82,7 @@ func (c *Conn) NewWriter() *kafka.Writer {
 		Balancer:     &kafka.Murmur2Balancer{},
 		RequiredAcks: kafka.RequireAll,
 		BatchTimeout: c.cfg.Linger,
+		Compression:  compressionCodec(c.cfg.Compression),
 		// kafka-go allocates BatchSize messages up front for every batch
 		// (writeBatch.add), so a large value costs memory clearing on every
 		// small write; 256 a partition per request is plenty.
@@ -221,4 +222,20 @@ func (c *Conn) WaitReachable(ctx context.Context) error {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// compressionCodec maps the configured name to kafka-go's codec; "none" (and
+// anything Validate refuses) is no compression.
+func compressionCodec(name string) kafka.Compression {
+	switch name {
+	case "gzip":
+		return kafka.Gzip
+	case "snappy":
+		return kafka.Snappy
+	case "lz4":
+		return kafka.Lz4
+	case "zstd":
+		return kafka.Zstd
+	}
+	return 0
 }

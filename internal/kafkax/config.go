@@ -28,6 +28,8 @@ type Config struct {
 	// Linger is how long the producer waits to fill a batch per partition
 	// (kafka-go's BatchTimeout, 1 s by default there: far too long).
 	Linger time.Duration `yaml:"linger"`
+	// Compression of produced batches: none, gzip, snappy, lz4 or zstd.
+	Compression string `yaml:"compression"`
 	// WriteTimeout bounds one produce request.
 	WriteTimeout time.Duration `yaml:"write_timeout"`
 	// TLS and SASL secure the connections to the brokers.
@@ -60,6 +62,9 @@ func (c *Config) SetDefaults() {
 	if c.Linger == 0 {
 		c.Linger = 2 * time.Millisecond
 	}
+	if c.Compression == "" {
+		c.Compression = "lz4"
+	}
 	if c.WriteTimeout == 0 {
 		c.WriteTimeout = 10 * time.Second
 	}
@@ -87,6 +92,11 @@ func (c Config) Validate() error {
 	}
 	if c.Linger < 0 || c.Linger > 10*time.Second {
 		errs = append(errs, fmt.Errorf("linger: %s is not between 0 and 10s", c.Linger))
+	}
+	switch c.Compression {
+	case "none", "gzip", "snappy", "lz4", "zstd":
+	default:
+		errs = append(errs, fmt.Errorf("compression: %q is not none, gzip, snappy, lz4 or zstd", c.Compression))
 	}
 	if c.WriteTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("write_timeout: must be positive"))

@@ -63,10 +63,10 @@ func TestEnsureTopicsIsIdempotent(t *testing.T) {
 }
 
 func TestConfigValidate(t *testing.T) {
-	c := Config{Brokers: []string{"k1"}, TopicPrefix: "a b", Partitions: -1}
+	c := Config{Brokers: []string{"k1"}, TopicPrefix: "a b", Partitions: -1, Compression: "brotli"}
 	c.SetDefaults()
 	err := c.Validate()
-	for _, want := range []string{`brokers[0]: "k1" is not host:port`, "topic_prefix:", "partitions: -1"} {
+	for _, want := range []string{`brokers[0]: "k1" is not host:port`, "topic_prefix:", "partitions: -1", `compression: "brotli"`} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("missing %q in %v", want, err)
 		}
