@@ -172,7 +172,7 @@ func (s *Service) worker(ctx context.Context, id int) error {
 		defer fwg.Done()
 		defer close(fetched)
 		var (
-			backoff   time.Duration
+			backoff    time.Duration
 			lastLogged time.Time
 		)
 		for {
