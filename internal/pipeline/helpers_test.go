@@ -32,6 +32,10 @@ func testConfig(t *testing.T) *config.Config {
 	cfg.Kafka.Partitions = 4
 	cfg.Ingest.Keys = []string{testKey}
 	cfg.Enrich.Session.Secret = "an-enrich-session-secret-of-32-bytes!"
+	// One worker: with two, the second one's joining rebalances the group
+	// and may redeliver a batch (at-least-once), while these tests check
+	// the normal case, exactly once. TestWorkerRestartLosesNothing runs two.
+	cfg.Enrich.Workers = 1
 	cfg.GeoIP.CityDB = []string{testgeo.WriteCityDB(t)}
 	cfg.Log.Level = "warn"
 	if real := kafkatest.Real(); real != nil { // SHARELOG_TEST_KAFKA_BROKERS: a real cluster
@@ -244,4 +248,40 @@ func get(t *testing.T, url string, want int) string {
 		t.Fatalf("GET %s: %d, want %d: %s", url, resp.StatusCode, want, body)
 	}
 	return string(body)
+}
+
+// consumeIDs reads topic from the start in a fresh consumer group until every
+// id of want has arrived or timeout passed. It returns how often each id
+// arrived and how many messages were read in all.
+func consumeIDs(t *testing.T, brokers []string, topic string, want []string, timeout time.Duration) (map[string]int, int) {
+	t.Helper()
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers: brokers, Topic: topic, GroupID: fmt.Sprintf("test-%d", time.Now().UnixNano()),
+		StartOffset: kafka.FirstOffset, MaxWait: 100 * time.Millisecond, SessionTimeout: 6 * time.Second,
+	})
+	defer r.Close()
+	wanted := make(map[string]bool, len(want))
+	for _, id := range want {
+		wanted[id] = true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	seen := map[string]int{}
+	found, read := 0, 0
+	for found < len(wanted) {
+		m, err := r.FetchMessage(ctx)
+		if err != nil {
+			break
+		}
+		read++
+		ev, err := sharelog.DecodeEnriched(m.Value)
+		if err != nil {
+			t.Fatalf("enriched message %d/%d: %v", m.Partition, m.Offset, err)
+		}
+		seen[ev.ID]++
+		if seen[ev.ID] == 1 && wanted[ev.ID] {
+			found++
+		}
+	}
+	return seen, read
 }

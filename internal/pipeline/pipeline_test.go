@@ -253,6 +253,7 @@ func TestWorkerRestartLosesNothing(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Kafka.Brokers = sharedBroker(t)
 	cfg.Enrich.BatchSize = 50
+	cfg.Enrich.Workers = 2
 
 	enr := start(t, cfg, Enrich)
 	conn, err := kafkax.NewConn(cfg.Kafka, cfg.Kafka.Brokers)
@@ -284,16 +285,8 @@ func TestWorkerRestartLosesNothing(t *testing.T) {
 	enr = start(t, cfg, Enrich)
 	produce(1000)
 
-	msgs := consume(t, cfg.Kafka.Brokers, cfg.Kafka.Topics().Enriched, total, 60*time.Second)
-	seen := map[string]int{}
-	for _, m := range msgs {
-		ev, err := sharelog.DecodeEnriched(m.Value)
-		if err != nil {
-			t.Fatal(err)
-		}
-		seen[ev.ID]++
-	}
-	// Give redelivered duplicates, if any, a moment to show up too.
+	// Read until every id arrived: redelivered duplicates may come first.
+	seen, deliveries := consumeIDs(t, cfg.Kafka.Brokers, cfg.Kafka.Topics().Enriched, ids, 60*time.Second)
 	lost := 0
 	for _, id := range ids {
 		if seen[id] == 0 {
@@ -303,7 +296,7 @@ func TestWorkerRestartLosesNothing(t *testing.T) {
 	if lost > 0 {
 		t.Fatalf("%d of %d events lost across the restart", lost, total)
 	}
-	dups := len(msgs) - len(seen)
+	dups := deliveries - len(ids)
 	t.Logf("%d events, none lost, %d duplicates", total, dups)
 	enr.stop(t)
 }
