@@ -23,6 +23,7 @@ import (
 	"github.com/sharelog/sharelog/ingest"
 	"github.com/sharelog/sharelog/internal/cfgerr"
 	"github.com/sharelog/sharelog/internal/kafkax"
+	archivesink "github.com/sharelog/sharelog/sinks/archive"
 )
 
 // Config is the whole configuration.
@@ -36,6 +37,8 @@ type Config struct {
 	Ingest  ingest.Config `yaml:"ingest"`
 	Enrich  enrich.Config `yaml:"enrich"`
 	GeoIP   geo.Config    `yaml:"geoip"`
+	// Archive configures the archive sink (the Parquet archive).
+	Archive archivesink.Config `yaml:"archive"`
 }
 
 // LogConfig configures the structured logs on stderr.
@@ -75,6 +78,7 @@ func (c *Config) SetDefaults() {
 	c.Ingest.SetDefaults()
 	c.Enrich.SetDefaults()
 	c.GeoIP.SetDefaults()
+	c.Archive.SetDefaults(c.DataDir)
 }
 
 // Validate returns every problem, each naming its field path.
@@ -102,6 +106,7 @@ func (c *Config) Validate() error {
 		cfgerr.Prefix("ingest", c.Ingest.Validate()),
 		cfgerr.Prefix("enrich", c.Enrich.Validate()),
 		cfgerr.Prefix("geoip", c.GeoIP.Validate()),
+		cfgerr.Prefix("archive", c.Archive.Validate()),
 	)
 	return errors.Join(errs...)
 }

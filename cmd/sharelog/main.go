@@ -20,6 +20,7 @@ Usage:
   sharelog run       [--config FILE]   every role in one process (embedded Kafka when no brokers are configured)
   sharelog ingest    [--config FILE]   POST /v1/events → <prefix>.raw
   sharelog enrich    [--config FILE]   <prefix>.raw → geo, platform, session → <prefix>.enriched
+  sharelog sink archive [--config FILE]  <prefix>.enriched → Parquet archive (archive.dir)
   sharelog simulate  [flags]           send traffic like a busy link and file server
   sharelog bench     [flags]           measure ingest → Kafka → enrich end to end
   sharelog config    [--config FILE]   print the effective configuration (secrets hidden) and every key's variable
@@ -48,11 +49,16 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cmd, rest := args[0], args[1:]
 	switch cmd {
 	case "run":
-		return runRoles(ctx, "run", rest, stdout, stderr, roleIngest|roleEnrich)
+		return runRoles(ctx, "run", rest, stdout, stderr, roleIngest|roleEnrich|roleArchive)
 	case "ingest":
 		return runRoles(ctx, "ingest", rest, stdout, stderr, roleIngest)
 	case "enrich":
 		return runRoles(ctx, "enrich", rest, stdout, stderr, roleEnrich)
+	case "sink":
+		if len(rest) == 0 || rest[0] != "archive" {
+			return fmt.Errorf("sink: name the sink to run (built so far: archive)")
+		}
+		return runRoles(ctx, "sink archive", rest[1:], stdout, stderr, roleArchive)
 	case "simulate":
 		return simulateCmd(ctx, rest, stdout, stderr)
 	case "bench":

@@ -16,8 +16,9 @@ import (
 )
 
 const (
-	roleIngest = pipeline.Ingest
-	roleEnrich = pipeline.Enrich
+	roleIngest  = pipeline.Ingest
+	roleEnrich  = pipeline.Enrich
+	roleArchive = pipeline.Archive
 )
 
 // loadConfig parses the common --config flag and loads the configuration.

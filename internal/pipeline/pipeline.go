@@ -32,6 +32,7 @@ import (
 	"github.com/sharelog/sharelog/ingest"
 	"github.com/sharelog/sharelog/internal/kafkax"
 	"github.com/sharelog/sharelog/internal/secret"
+	archivesink "github.com/sharelog/sharelog/sinks/archive"
 )
 
 // Roles selects what a process runs.
@@ -41,6 +42,7 @@ type Roles uint8
 const (
 	Ingest Roles = 1 << iota
 	Enrich
+	Archive
 )
 
 // Options are what the caller provides beyond the configuration.
@@ -66,6 +68,8 @@ type Pipeline struct {
 	client     *ingest.Client
 	locator    *geo.Locator
 	enricher   *enrich.Service
+	archive    *archivesink.Sink
+	archLag    *kafkax.LagMonitor
 	lag        *kafkax.LagMonitor
 	ingestKeys []string
 	closers    []func() error
@@ -129,6 +133,12 @@ func Start(ctx context.Context, cfg *config.Config, roles Roles, opts Options) (
 		if err := p.startEnrich(opts); err != nil {
 			return nil, err
 		}
+	}
+	if roles&Archive != 0 {
+		if p.archive, err = archivesink.New(cfg.Archive, archivesink.Deps{Conn: p.conn, Logger: p.log, Registerer: p.reg}); err != nil {
+			return nil, err
+		}
+		p.archLag = kafkax.NewLagMonitor(p.conn, p.archive.Group(), cfg.Kafka.Topics().Enriched, 10*time.Second, p.log, p.reg)
 	}
 
 	if p.listener, err = net.Listen("tcp", cfg.HTTP.Addr); err != nil {
@@ -331,6 +341,12 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		g.Add(func() error { return p.lag.Run(lctx) }, func(error) { lcancel() })
 		gctx, gcancel := context.WithCancel(context.Background())
 		g.Add(func() error { return p.locator.Run(gctx) }, func(error) { gcancel() })
+	}
+	if p.archive != nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		g.Add(func() error { return p.archive.Run(ctx) }, func(error) { cancel() })
+		lctx, lcancel := context.WithCancel(context.Background())
+		g.Add(func() error { return p.archLag.Run(lctx) }, func(error) { lcancel() })
 	}
 	err := g.Run()
 	p.log.Info("stopped", "err", err)

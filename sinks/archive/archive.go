@@ -1,0 +1,365 @@
+// Package archive is the archive sink: it consumes <prefix>.enriched in the
+// consumer group <prefix>-archive and writes the events into the Parquet
+// archive (storage/archive), one file per workspace and UTC date at a time.
+//
+// Delivery: events are buffered per partition of the archive (workspace,
+// date); a buffer becomes a file when it holds MaxFileEvents events or
+// MaxFileBytes bytes, when its oldest event has waited MaxFileAge, when all
+// buffers together hold MaxBufferedEvents, and at shutdown. A Kafka offset is
+// committed only when every event before it, on its Kafka partition, is in a
+// durable file (fsynced and renamed). A crash therefore loses nothing: what
+// was not in a file is delivered again, and may then be in the archive
+// twice; readers and compaction drop repeats by event id.
+package archive
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+
+	sharelog "github.com/sharelog/sharelog"
+	"github.com/sharelog/sharelog/internal/kafkax"
+	"github.com/sharelog/sharelog/storage/archive"
+)
+
+// Config configures the archive sink.
+type Config struct {
+	// Dir is the archive's root; default <data_dir>/archive.
+	Dir string `yaml:"dir"`
+	// MaxFileEvents, MaxFileBytes and MaxFileAge roll a buffer into a file.
+	MaxFileEvents int           `yaml:"max_file_events"` // default 200000
+	MaxFileBytes  int64         `yaml:"max_file_bytes"`  // of enriched JSON; default 256 MiB
+	MaxFileAge    time.Duration `yaml:"max_file_age"`    // default 1m
+	// MaxBufferedEvents bounds the events held over all buffers; past it
+	// the largest buffer is written. Default 500000.
+	MaxBufferedEvents int             `yaml:"max_buffered_events"`
+	Parquet           archive.Options `yaml:"parquet"`
+}
+
+// SetDefaults fills unset fields; dataDir is the data directory.
+func (c *Config) SetDefaults(dataDir string) {
+	if c.Dir == "" {
+		c.Dir = filepath.Join(dataDir, "archive")
+	}
+	if c.MaxFileEvents == 0 {
+		c.MaxFileEvents = 200_000
+	}
+	if c.MaxFileBytes == 0 {
+		c.MaxFileBytes = 256 << 20
+	}
+	if c.MaxFileAge == 0 {
+		c.MaxFileAge = time.Minute
+	}
+	if c.MaxBufferedEvents == 0 {
+		c.MaxBufferedEvents = 500_000
+	}
+}
+
+// Validate reports every wrong field.
+func (c Config) Validate() error {
+	var errs []error
+	if c.MaxFileEvents < 1 {
+		errs = append(errs, fmt.Errorf("max_file_events: %d must be at least 1", c.MaxFileEvents))
+	}
+	if c.MaxFileBytes < 1024 {
+		errs = append(errs, fmt.Errorf("max_file_bytes: %d must be at least 1024", c.MaxFileBytes))
+	}
+	if c.MaxFileAge < 100*time.Millisecond {
+		errs = append(errs, fmt.Errorf("max_file_age: %s must be at least 100ms", c.MaxFileAge))
+	}
+	if c.MaxBufferedEvents < c.MaxFileEvents {
+		errs = append(errs, fmt.Errorf("max_buffered_events: %d must be at least max_file_events (%d)", c.MaxBufferedEvents, c.MaxFileEvents))
+	}
+	if err := c.Parquet.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("parquet.%w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// Deps are what the sink is given.
+type Deps struct {
+	Conn       *kafkax.Conn
+	Logger     *slog.Logger          // nil: quiet
+	Registerer prometheus.Registerer // nil: no metrics
+	Now        func() time.Time      // nil: time.Now
+}
+
+// Sink is the archive sink. Run it once.
+type Sink struct {
+	cfg     Config
+	deps    Deps
+	topics  kafkax.Topics
+	group   string
+	log     *slog.Logger
+	dlq     *kafka.Writer
+	files   prometheus.Counter
+	events  *prometheus.CounterVec
+	latency prometheus.Histogram
+}
+
+// New returns the sink; cfg must be defaulted and valid.
+func New(cfg Config, deps Deps) (*Sink, error) {
+	if deps.Conn == nil {
+		return nil, errors.New("archive sink: no Kafka connection")
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	kc := deps.Conn.Config()
+	s := &Sink{
+		cfg: cfg, deps: deps, topics: kc.Topics(), group: kc.Group("archive"),
+		log: deps.Logger.With("sink", "archive"), dlq: deps.Conn.NewWriter(),
+		files: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sharelog_archive_files_written_total", Help: "Parquet files written to the archive.",
+		}),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sharelog_archive_events_total", Help: "Events handled by the archive sink, by outcome (archived, dlq).",
+		}, []string{"outcome"}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "sharelog_archive_write_seconds", Help: "Time to write, fsync and rename one archive file.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
+		}),
+	}
+	if deps.Registerer != nil {
+		deps.Registerer.MustRegister(s.files, s.events, s.latency)
+	}
+	return s, nil
+}
+
+// Group is the consumer group of the sink.
+func (s *Sink) Group() string { return s.group }
+
+// buffer holds the events of one archive partition not yet in a file.
+type buffer struct {
+	events []*sharelog.Event
+	bytes  int64
+	since  time.Time
+	// minOffset is, per Kafka partition, the lowest offset in the buffer.
+	minOffset map[int]int64
+}
+
+type partKey struct{ workspace, date string }
+
+// state is what Run keeps between messages.
+type state struct {
+	buffers  map[partKey]*buffer
+	buffered int
+	// next is, per Kafka partition, the offset after the last message taken.
+	next map[int]int64
+	// committed is, per Kafka partition, the offset committed last.
+	committed map[int]int64
+}
+
+// Run consumes until ctx ends, then writes what it holds, commits, and
+// returns. A write error is returned after a retry with back-off fails until
+// shutdown: the events stay in Kafka.
+func (s *Sink) Run(ctx context.Context) error {
+	if removed, err := archive.CleanLeftovers(s.cfg.Dir); err != nil {
+		return fmt.Errorf("archive sink: cleaning %s: %w", s.cfg.Dir, err)
+	} else if len(removed) > 0 {
+		s.log.Info("removed files left by an interrupted write", "files", len(removed))
+	}
+	reader := s.deps.Conn.NewGroupReader(s.group, s.topics.Enriched, s.log)
+	defer reader.Close()
+	defer s.dlq.Close()
+
+	fetched := make(chan kafka.Message, 1000)
+	fctx, stopFetch := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(fetched)
+		backoff := time.Duration(0)
+		for {
+			m, err := reader.FetchMessage(fctx)
+			if err != nil {
+				if fctx.Err() != nil {
+					return
+				}
+				backoff = min(max(2*backoff, 50*time.Millisecond), 5*time.Second)
+				s.log.Debug("fetch failed; the reader retries", "err", err)
+				select {
+				case <-fctx.Done():
+					return
+				case <-time.After(backoff):
+				}
+				continue
+			}
+			backoff = 0
+			select {
+			case fetched <- m:
+			case <-fctx.Done():
+				return
+			}
+		}
+	}()
+	defer func() { stopFetch(); wg.Wait() }()
+
+	st := &state{buffers: map[partKey]*buffer{}, next: map[int]int64{}, committed: map[int]int64{}}
+	tick := time.NewTicker(min(s.cfg.MaxFileAge/4, time.Second))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return s.shutdown(ctx, reader, st)
+		case <-tick.C:
+			if err := s.flush(ctx, reader, st, func(b *buffer) bool { return s.deps.Now().Sub(b.since) >= s.cfg.MaxFileAge }); err != nil {
+				return err
+			}
+		case m, ok := <-fetched:
+			if !ok {
+				return s.shutdown(ctx, reader, st)
+			}
+			if err := s.take(ctx, reader, st, m); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// take adds one message to its buffer (or the DLQ) and writes what is due.
+func (s *Sink) take(ctx context.Context, reader *kafka.Reader, st *state, m kafka.Message) error {
+	st.next[m.Partition] = m.Offset + 1
+	ev, err := sharelog.DecodeEnriched(m.Value)
+	if err == nil && ev.Workspace.ID == "" {
+		err = errors.New("workspace.id: is required")
+	}
+	if err != nil {
+		dead := kafkax.DeadLetter(s.topics.DLQ, "sink:archive", &m, err)
+		if werr := s.dlq.WriteMessages(ctx, dead); werr != nil {
+			return fmt.Errorf("archive sink: writing to the DLQ: %w", werr)
+		}
+		s.events.WithLabelValues("dlq").Inc()
+		return s.commit(ctx, reader, st)
+	}
+	key := partKey{ev.Workspace.ID, ev.Time.UTC().Format(time.DateOnly)}
+	b := st.buffers[key]
+	if b == nil {
+		b = &buffer{since: s.deps.Now(), minOffset: map[int]int64{}}
+		st.buffers[key] = b
+	}
+	if _, ok := b.minOffset[m.Partition]; !ok {
+		b.minOffset[m.Partition] = m.Offset
+	}
+	b.events = append(b.events, ev)
+	b.bytes += int64(len(m.Value))
+	st.buffered++
+	if len(b.events) >= s.cfg.MaxFileEvents || b.bytes >= s.cfg.MaxFileBytes {
+		return s.flush(ctx, reader, st, func(x *buffer) bool { return x == b })
+	}
+	if st.buffered >= s.cfg.MaxBufferedEvents {
+		largest := b
+		for _, x := range st.buffers {
+			if len(x.events) > len(largest.events) {
+				largest = x
+			}
+		}
+		return s.flush(ctx, reader, st, func(x *buffer) bool { return x == largest })
+	}
+	return nil
+}
+
+// flush writes the buffers that due selects, then commits what became safe.
+func (s *Sink) flush(ctx context.Context, reader *kafka.Reader, st *state, due func(*buffer) bool) error {
+	keys := make([]partKey, 0, len(st.buffers))
+	for k, b := range st.buffers {
+		if due(b) {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i].workspace+keys[i].date < keys[j].workspace+keys[j].date })
+	for _, k := range keys {
+		b := st.buffers[k]
+		if err := s.write(ctx, k, b); err != nil {
+			return err
+		}
+		st.buffered -= len(b.events)
+		delete(st.buffers, k)
+	}
+	return s.commit(ctx, reader, st)
+}
+
+// write writes one buffer, retrying with back-off until it succeeds or ctx
+// ends (then the error).
+func (s *Sink) write(ctx context.Context, k partKey, b *buffer) error {
+	day, _ := time.Parse(time.DateOnly, k.date)
+	dir, err := archive.PartitionDir(s.cfg.Dir, k.workspace, day)
+	if err != nil {
+		return err
+	}
+	backoff := 100 * time.Millisecond
+	for {
+		start := time.Now()
+		path, stats, err := archive.WriteFile(dir, b.events, s.cfg.Parquet)
+		if err == nil {
+			s.latency.Observe(time.Since(start).Seconds())
+			s.files.Inc()
+			s.events.WithLabelValues("archived").Add(float64(stats.Rows))
+			s.log.Debug("archive file written", "path", path, "events", stats.Rows, "bytes", stats.Bytes)
+			return nil
+		}
+		s.log.Warn("writing an archive file failed; retrying", "dir", dir, "err", err, "backoff", backoff)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("archive sink: writing %s: %w", dir, err)
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 10*time.Second)
+	}
+}
+
+// commit commits, per Kafka partition, the offset below which every message
+// is in a durable file: the lowest offset still in a buffer, or the offset
+// after the last message taken when no buffer holds one of that partition.
+func (s *Sink) commit(ctx context.Context, reader *kafka.Reader, st *state) error {
+	var msgs []kafka.Message
+	for p, next := range st.next {
+		safe := next
+		for _, b := range st.buffers {
+			if off, ok := b.minOffset[p]; ok && off < safe {
+				safe = off
+			}
+		}
+		if safe > st.committed[p] {
+			// kafka-go commits the offset after the message given.
+			msgs = append(msgs, kafka.Message{Topic: s.topics.Enriched, Partition: p, Offset: safe - 1})
+		}
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := reader.CommitMessages(cctx, msgs...); err != nil {
+		// Not fatal: the files are durable; the messages come again and
+		// are then duplicates in the archive.
+		s.log.Warn("commit failed; the archived events will be delivered again", "err", err)
+		return nil
+	}
+	for _, m := range msgs {
+		st.committed[m.Partition] = m.Offset + 1
+	}
+	return nil
+}
+
+// shutdown writes every buffer and commits, within 30 s of ctx ending.
+func (s *Sink) shutdown(ctx context.Context, reader *kafka.Reader, st *state) error {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	return s.flush(sctx, reader, st, func(*buffer) bool { return true })
+}
