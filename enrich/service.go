@@ -145,12 +145,9 @@ func (s *Service) Run(ctx context.Context) error {
 	return errors.Join(err, s.writer.Close())
 }
 
-// worker runs one consumer of the group until ctx ends. A fetch error (the
-// brokers unreachable, a partition without a leader yet, the coordinator
-// moving) does not end it: kafka-go's group reader heals by itself (it
-// rejoins the group and reconnects), so the error is counted, logged at most
-// every 10 s, and fetching goes on after a short back-off. A Kafka outage
-// turns into lag, not into an exit.
+// worker runs one consumer of the group until ctx ends. A fetch error does
+// not end it (see kafkax.Fetch): a Kafka outage turns into lag, not into an
+// exit.
 func (s *Service) worker(ctx context.Context, id int) error {
 	log := s.log.With("worker", id)
 	var newTracker func() *session.Tracker
@@ -170,37 +167,7 @@ func (s *Service) worker(ctx context.Context, id int) error {
 	fwg.Add(1)
 	go func() {
 		defer fwg.Done()
-		defer close(fetched)
-		var (
-			backoff    time.Duration
-			lastLogged time.Time
-		)
-		for {
-			m, err := reader.FetchMessage(fctx)
-			if err != nil {
-				if fctx.Err() != nil {
-					return
-				}
-				s.metrics.fetchErrs.Inc()
-				backoff = min(max(2*backoff, 50*time.Millisecond), 5*time.Second)
-				if time.Since(lastLogged) > 10*time.Second {
-					log.Warn("fetch failed; the reader retries", "topic", s.topics.Raw, "err", err, "backoff", backoff)
-					lastLogged = time.Now()
-				}
-				select {
-				case <-fctx.Done():
-					return
-				case <-time.After(backoff):
-				}
-				continue
-			}
-			backoff = 0
-			select {
-			case fetched <- m:
-			case <-fctx.Done():
-				return
-			}
-		}
+		kafkax.Fetch(fctx, reader, fetched, log, func(error) { s.metrics.fetchErrs.Inc() })
 	}()
 	defer func() {
 		stopFetch()

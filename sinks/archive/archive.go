@@ -180,30 +180,7 @@ func (s *Sink) Run(ctx context.Context) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		defer close(fetched)
-		backoff := time.Duration(0)
-		for {
-			m, err := reader.FetchMessage(fctx)
-			if err != nil {
-				if fctx.Err() != nil {
-					return
-				}
-				backoff = min(max(2*backoff, 50*time.Millisecond), 5*time.Second)
-				s.log.Debug("fetch failed; the reader retries", "err", err)
-				select {
-				case <-fctx.Done():
-					return
-				case <-time.After(backoff):
-				}
-				continue
-			}
-			backoff = 0
-			select {
-			case fetched <- m:
-			case <-fctx.Done():
-				return
-			}
-		}
+		kafkax.Fetch(fctx, reader, fetched, s.log, nil)
 	}()
 	defer func() { stopFetch(); wg.Wait() }()
 
