@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"net/http"
 	"os"
@@ -124,5 +125,67 @@ func TestArchiveSurvivesKill(t *testing.T) {
 	// with every event archived it writes nothing more.
 	if len(leftovers) > 0 {
 		t.Errorf("temp files left: %v", leftovers)
+	}
+}
+
+// TestRetentionCommand erases one visitor's events with `sharelog retention
+// --erase`, first dry.
+func TestRetentionCommand(t *testing.T) {
+	dataDir := t.TempDir()
+	root := filepath.Join(dataDir, "archive")
+	gen := simulate.NewGenerator(simulate.Config{Seed: 8, Workspaces: 1}, nil)
+	var target string
+	var evs []*sharelog.Event
+	for _, ev := range gen.Batch(2000) {
+		if target == "" && ev.Actor.Email != "" {
+			target = ev.Actor.Email
+		}
+		evs = append(evs, ev)
+	}
+	byDir := map[string][]*sharelog.Event{}
+	want := 0
+	for _, ev := range evs {
+		dir, _ := archive.PartitionDir(root, ev.Workspace.ID, ev.Time)
+		byDir[dir] = append(byDir[dir], ev)
+		if ev.Actor.Email == target || ev.Actor.VisitorEmail == target {
+			want++
+		}
+	}
+	for dir, part := range byDir {
+		if _, _, err := archive.WriteFile(dir, part, archive.Options{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, dry := range []bool{true, false} {
+		args := []string{"retention", "--erase", target}
+		if dry {
+			args = append(args, "--dry-run")
+		}
+		cmd := exec.Command(binary, args...)
+		cmd.Env = append(os.Environ(), "SHARELOG_DATA_DIR="+dataDir, "SHARELOG_LOG_LEVEL=warn")
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		var rm archive.Removal
+		if err := json.Unmarshal(out, &rm); err != nil {
+			t.Fatalf("output %q: %v", out, err)
+		}
+		if rm.DryRun != dry || rm.Events["erasure"] != int64(want) || want == 0 {
+			t.Fatalf("dry=%v: %+v, want %d events of %s", dry, rm, want, target)
+		}
+	}
+	left := 0
+	files, _ := filepath.Glob(filepath.Join(root, "*", "*", "*"+archive.Ext))
+	for _, f := range files {
+		archive.ReadEach(f, func(ev *sharelog.Event) error {
+			if ev.Actor.Email == target || ev.Actor.VisitorEmail == target {
+				left++
+			}
+			return nil
+		})
+	}
+	if left != 0 {
+		t.Fatalf("%d events of %s left after erasure", left, target)
 	}
 }

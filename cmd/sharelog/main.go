@@ -21,6 +21,7 @@ Usage:
   sharelog ingest    [--config FILE]   POST /v1/events → <prefix>.raw
   sharelog enrich    [--config FILE]   <prefix>.raw → geo, platform, session → <prefix>.enriched
   sharelog sink archive [--config FILE]  <prefix>.enriched → Parquet archive (archive.dir)
+  sharelog retention [--dry-run] [--erase EMAIL]  apply the archive's retention (or erase a person's events)
   sharelog simulate  [flags]           send traffic like a busy link and file server
   sharelog bench     [flags]           measure ingest → Kafka → enrich end to end
   sharelog config    [--config FILE]   print the effective configuration (secrets hidden) and every key's variable
@@ -59,6 +60,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return fmt.Errorf("sink: name the sink to run (built so far: archive)")
 		}
 		return runRoles(ctx, "sink archive", rest[1:], stdout, stderr, roleArchive)
+	case "retention":
+		return retentionCmd(ctx, rest, stdout, stderr)
 	case "simulate":
 		return simulateCmd(ctx, rest, stdout, stderr)
 	case "bench":

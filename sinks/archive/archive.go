@@ -26,6 +26,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	sharelog "github.com/sharelog/sharelog"
+	"github.com/sharelog/sharelog/internal/cfgerr"
 	"github.com/sharelog/sharelog/internal/kafkax"
 	"github.com/sharelog/sharelog/storage/archive"
 )
@@ -42,6 +43,10 @@ type Config struct {
 	// the largest buffer is written. Default 500000.
 	MaxBufferedEvents int             `yaml:"max_buffered_events"`
 	Parquet           archive.Options `yaml:"parquet"`
+	// Retention is what the archive keeps; the sink applies it every
+	// RetentionInterval (default 1h; `sharelog retention` runs it by hand).
+	Retention         archive.Policy `yaml:"retention"`
+	RetentionInterval time.Duration  `yaml:"retention_interval"`
 }
 
 // SetDefaults fills unset fields; dataDir is the data directory.
@@ -61,6 +66,10 @@ func (c *Config) SetDefaults(dataDir string) {
 	if c.MaxBufferedEvents == 0 {
 		c.MaxBufferedEvents = 500_000
 	}
+	if c.RetentionInterval == 0 {
+		c.RetentionInterval = time.Hour
+	}
+	c.Retention.SetDefaults()
 }
 
 // Validate reports every wrong field.
@@ -80,6 +89,12 @@ func (c Config) Validate() error {
 	}
 	if err := c.Parquet.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("parquet.%w", err))
+	}
+	if err := c.Retention.Validate(); err != nil {
+		errs = append(errs, cfgerr.Prefix("retention", err))
+	}
+	if c.RetentionInterval < time.Minute {
+		errs = append(errs, fmt.Errorf("retention_interval: %s is under a minute", c.RetentionInterval))
 	}
 	return errors.Join(errs...)
 }
@@ -183,6 +198,12 @@ func (s *Sink) Run(ctx context.Context) error {
 		kafkax.Fetch(fctx, reader, fetched, s.log, nil)
 	}()
 	defer func() { stopFetch(); wg.Wait() }()
+
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.retentionLoop(fctx)
+	}()
 
 	st := &state{buffers: map[partKey]*buffer{}, next: map[int]int64{}, committed: map[int]int64{}}
 	tick := time.NewTicker(min(s.cfg.MaxFileAge/4, time.Second))
@@ -339,4 +360,27 @@ func (s *Sink) shutdown(ctx context.Context, reader *kafka.Reader, st *state) er
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	return s.flush(sctx, reader, st, func(*buffer) bool { return true })
+}
+
+// retentionLoop applies the retention policy every RetentionInterval until
+// ctx ends, logging what it removed.
+func (s *Sink) retentionLoop(ctx context.Context) {
+	t := time.NewTicker(s.cfg.RetentionInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		rm, err := archive.ApplyRetention(s.cfg.Dir, s.cfg.Retention, s.deps.Now(), false, s.cfg.Parquet)
+		if err != nil {
+			s.log.Warn("retention failed", "err", err)
+			continue
+		}
+		if len(rm.Partitions) > 0 || len(rm.Events) > 0 {
+			s.log.Info("retention applied", "partitions_removed", len(rm.Partitions), "events_removed", rm.Events,
+				"files_rewritten", rm.FilesRewritten, "inactive_links", len(rm.InactiveLinks))
+		}
+	}
 }

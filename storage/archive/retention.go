@@ -1,0 +1,251 @@
+package archive
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	sharelog "github.com/sharelog/sharelog"
+)
+
+// Policy says what the archive keeps.
+type Policy struct {
+	// MaxAge is how long events are kept (default 120 days).
+	MaxAge time.Duration `yaml:"max_age"`
+	// WorkspaceMaxAge overrides MaxAge per workspace id.
+	WorkspaceMaxAge map[string]time.Duration `yaml:"workspace_max_age"`
+	// InactiveLinkAge is how long a link's events are kept after the link
+	// became inactive: its last link.revoked, link.expired or
+	// link.deactivated event (default 90 days).
+	InactiveLinkAge time.Duration `yaml:"inactive_link_age"`
+}
+
+// SetDefaults fills unset fields.
+func (p *Policy) SetDefaults() {
+	if p.MaxAge == 0 {
+		p.MaxAge = 120 * 24 * time.Hour
+	}
+	if p.InactiveLinkAge == 0 {
+		p.InactiveLinkAge = 90 * 24 * time.Hour
+	}
+}
+
+// Validate reports every wrong field.
+func (p Policy) Validate() error {
+	var errs []error
+	if p.MaxAge < 24*time.Hour {
+		errs = append(errs, fmt.Errorf("max_age: %s is under one day", p.MaxAge))
+	}
+	if p.InactiveLinkAge < 24*time.Hour {
+		errs = append(errs, fmt.Errorf("inactive_link_age: %s is under one day", p.InactiveLinkAge))
+	}
+	for ws, age := range p.WorkspaceMaxAge {
+		if age < 24*time.Hour {
+			errs = append(errs, fmt.Errorf("workspace_max_age[%s]: %s is under one day", ws, age))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (p Policy) maxAge(workspace string) time.Duration {
+	if age, ok := p.WorkspaceMaxAge[workspace]; ok {
+		return age
+	}
+	return p.MaxAge
+}
+
+// Removal is what one retention or erasure run removed (or, dry, would
+// remove).
+type Removal struct {
+	DryRun bool
+	// Partitions are the day directories removed whole for their age.
+	Partitions []string
+	// Events counts the events removed by rule: "max_age", "inactive_link",
+	// "erasure".
+	Events map[string]int64
+	// FilesRewritten counts the files rewritten without some of their events
+	// (a file left with none is removed).
+	FilesRewritten int
+	// InactiveLinks are the links whose events went, past InactiveLinkAge.
+	InactiveLinks []string
+}
+
+func newRemoval(dry bool) *Removal { return &Removal{DryRun: dry, Events: map[string]int64{}} }
+
+// ApplyRetention removes from the archive under root what policy no longer
+// keeps at now: whole day partitions past their workspace's maximum age, and
+// the events of links inactive for longer than InactiveLinkAge (rewriting
+// the files concerned). With dryRun it changes nothing and reports what would
+// go. Run it while the sink writes: it never touches today's partition for
+// the age rule, and a file rewritten is replaced atomically (the new file is
+// durable before the old one goes).
+func ApplyRetention(root string, policy Policy, now time.Time, dryRun bool, opts Options) (*Removal, error) {
+	policy.SetDefaults()
+	rm := newRemoval(dryRun)
+	parts, err := partitions(root)
+	if err != nil {
+		return rm, err
+	}
+	var kept []partition
+	for _, p := range parts {
+		end := p.day.AddDate(0, 0, 1) // every event of the day is before end
+		if !end.After(now.Add(-policy.maxAge(p.workspace))) {
+			n, err := countEvents(p.dir)
+			if err != nil {
+				return rm, err
+			}
+			rm.Partitions = append(rm.Partitions, p.dir)
+			rm.Events["max_age"] += n
+			if !dryRun {
+				if err := os.RemoveAll(p.dir); err != nil {
+					return rm, fmt.Errorf("archive: retention: %w", err)
+				}
+			}
+			continue
+		}
+		kept = append(kept, p)
+	}
+
+	// Links inactive long enough: the time of their last deactivation.
+	inactive := map[string]time.Time{}
+	for _, p := range kept {
+		if err := eachFile(p.dir, func(path string) error {
+			return ReadEach(path, func(ev *sharelog.Event) error {
+				switch ev.Action {
+				case sharelog.LinkRevoked, sharelog.LinkExpired, sharelog.LinkDeactivated:
+					if ev.Link != nil && ev.Time.After(inactive[ev.Link.ID]) {
+						inactive[ev.Link.ID] = ev.Time
+					}
+				}
+				return nil
+			})
+		}); err != nil {
+			return rm, err
+		}
+	}
+	gone := map[string]bool{}
+	for link, since := range inactive {
+		if !since.Add(policy.InactiveLinkAge).After(now) {
+			gone[link] = true
+			rm.InactiveLinks = append(rm.InactiveLinks, link)
+		}
+	}
+	sort.Strings(rm.InactiveLinks)
+	if len(gone) == 0 {
+		return rm, nil
+	}
+	err = rewrite(kept, rm, "inactive_link", dryRun, opts, func(ev *sharelog.Event) bool {
+		return ev.Link != nil && gone[ev.Link.ID]
+	})
+	return rm, err
+}
+
+// Erase removes every event whose actor is email (actor.email or
+// actor.visitor_email, compared case-insensitively): the right to erasure.
+// With dryRun it changes nothing and reports what would go.
+func Erase(root, email string, dryRun bool, opts Options) (*Removal, error) {
+	rm := newRemoval(dryRun)
+	if !strings.Contains(email, "@") {
+		return rm, fmt.Errorf("archive: erase: %q is not an email address", email)
+	}
+	parts, err := partitions(root)
+	if err != nil {
+		return rm, err
+	}
+	err = rewrite(parts, rm, "erasure", dryRun, opts, func(ev *sharelog.Event) bool {
+		return strings.EqualFold(ev.Actor.Email, email) || strings.EqualFold(ev.Actor.VisitorEmail, email)
+	})
+	return rm, err
+}
+
+// rewrite drops the events drop selects from every file of parts.
+func rewrite(parts []partition, rm *Removal, rule string, dryRun bool, opts Options, drop func(*sharelog.Event) bool) error {
+	for _, p := range parts {
+		err := eachFile(p.dir, func(path string) error {
+			events, err := ReadFile(path)
+			if err != nil {
+				return err
+			}
+			keep := events[:0]
+			for _, ev := range events {
+				if !drop(ev) {
+					keep = append(keep, ev)
+				}
+			}
+			removed := len(events) - len(keep)
+			if removed == 0 {
+				return nil
+			}
+			rm.Events[rule] += int64(removed)
+			rm.FilesRewritten++
+			if dryRun {
+				return nil
+			}
+			if len(keep) > 0 {
+				if _, _, err := WriteFile(p.dir, keep, opts); err != nil {
+					return err
+				}
+			}
+			if err := os.Remove(path); err != nil {
+				return err
+			}
+			return syncDir(p.dir)
+		})
+		if err != nil {
+			return fmt.Errorf("archive: %s: %w", rule, err)
+		}
+	}
+	return nil
+}
+
+type partition struct {
+	dir       string
+	workspace string
+	day       time.Time
+}
+
+// partitions lists the day directories under root, in path order.
+func partitions(root string) ([]partition, error) {
+	dirs, err := filepath.Glob(filepath.Join(root, "workspace=*", "date=*"))
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(dirs)
+	var out []partition
+	for _, d := range dirs {
+		ws := strings.TrimPrefix(filepath.Base(filepath.Dir(d)), "workspace=")
+		day, err := time.Parse(time.DateOnly, strings.TrimPrefix(filepath.Base(d), "date="))
+		if err != nil {
+			continue // not ours
+		}
+		out = append(out, partition{dir: d, workspace: ws, day: day})
+	}
+	return out, nil
+}
+
+func eachFile(dir string, fn func(path string) error) error {
+	files, err := filepath.Glob(filepath.Join(dir, "*"+Ext))
+	if err != nil {
+		return err
+	}
+	sort.Strings(files)
+	for _, f := range files {
+		if err := fn(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
+
+func countEvents(dir string) (int64, error) {
+	var n int64
+	err := eachFile(dir, func(path string) error {
+		return ReadEach(path, func(*sharelog.Event) error { n++; return nil })
+	})
+	return n, err
+}
