@@ -63,13 +63,13 @@ func TestRetention(t *testing.T) {
 	root := t.TempDir()
 	day := 24 * time.Hour
 	writeDays(t, root, []*sharelog.Event{
-		retEvent(1, "wsA", "", "a@x.example", sharelog.FileUploaded, retNow.Add(-200*day)),             // past 120 days
-		retEvent(2, "wsA", "", "a@x.example", sharelog.FileUploaded, retNow.Add(-10*day)),              // kept
-		retEvent(3, "wsB", "", "b@x.example", sharelog.FileUploaded, retNow.Add(-200*day)),             // wsB keeps 300 days
-		retEvent(4, "wsA", "L1", "a@x.example", sharelog.LinkOpened, retNow.Add(-110*day)),             // L1 inactive 100 days: goes
-		retEvent(5, "wsA", "L1", "a@x.example", sharelog.LinkRevoked, retNow.Add(-100*day)),            // goes
-		retEvent(6, "wsA", "L2", "a@x.example", sharelog.LinkOpened, retNow.Add(-40*day)),              // L2 inactive 30 days: kept
-		retEvent(7, "wsA", "L2", "a@x.example", sharelog.LinkExpired, retNow.Add(-30*day)),             // kept
+		retEvent(1, "wsA", "", "a@x.example", sharelog.FileUploaded, retNow.Add(-200*day)),           // past 120 days
+		retEvent(2, "wsA", "", "a@x.example", sharelog.FileUploaded, retNow.Add(-10*day)),            // kept
+		retEvent(3, "wsB", "", "b@x.example", sharelog.FileUploaded, retNow.Add(-200*day)),           // wsB keeps 300 days
+		retEvent(4, "wsA", "L1", "a@x.example", sharelog.LinkOpened, retNow.Add(-110*day)),           // L1 inactive 100 days: goes
+		retEvent(5, "wsA", "L1", "a@x.example", sharelog.LinkRevoked, retNow.Add(-100*day)),          // goes
+		retEvent(6, "wsA", "L2", "a@x.example", sharelog.LinkOpened, retNow.Add(-40*day)),            // L2 inactive 30 days: kept
+		retEvent(7, "wsA", "L2", "a@x.example", sharelog.LinkExpired, retNow.Add(-30*day)),           // kept
 		retEvent(8, "wsA", "L3", "visitor@y.example", sharelog.LinkDownloaded, retNow.Add(-100*day)), // active link: kept
 	})
 	policy := Policy{WorkspaceMaxAge: map[string]time.Duration{"wsB": 300 * day}}
