@@ -43,8 +43,9 @@ type Config struct {
 	// the largest buffer is written. Default 500000.
 	MaxBufferedEvents int             `yaml:"max_buffered_events"`
 	Parquet           archive.Options `yaml:"parquet"`
-	// Retention is what the archive keeps; the sink applies it every
-	// RetentionInterval (default 1h; `sharelog retention` runs it by hand).
+	// Retention is what the archive keeps; the sink applies it, and compacts
+	// the days before today, every RetentionInterval (default 1h;
+	// `sharelog retention` applies it by hand).
 	Retention         archive.Policy `yaml:"retention"`
 	RetentionInterval time.Duration  `yaml:"retention_interval"`
 }
@@ -362,8 +363,8 @@ func (s *Sink) shutdown(ctx context.Context, reader *kafka.Reader, st *state) er
 	return s.flush(sctx, reader, st, func(*buffer) bool { return true })
 }
 
-// retentionLoop applies the retention policy every RetentionInterval until
-// ctx ends, logging what it removed.
+// retentionLoop applies the retention policy, then compacts the past days,
+// every RetentionInterval until ctx ends, logging what it did.
 func (s *Sink) retentionLoop(ctx context.Context) {
 	t := time.NewTicker(s.cfg.RetentionInterval)
 	defer t.Stop()
@@ -381,6 +382,13 @@ func (s *Sink) retentionLoop(ctx context.Context) {
 		if len(rm.Partitions) > 0 || len(rm.Events) > 0 {
 			s.log.Info("retention applied", "partitions_removed", len(rm.Partitions), "events_removed", rm.Events,
 				"files_rewritten", rm.FilesRewritten, "inactive_links", len(rm.InactiveLinks))
+		}
+		// Past days get no more files: merge each into one, without repeats.
+		st, err := archive.CompactBefore(s.cfg.Dir, s.deps.Now(), s.cfg.Parquet)
+		if err != nil {
+			s.log.Warn("compaction failed", "err", err)
+		} else if st.FilesBefore > 0 {
+			s.log.Info("archive compacted", "files_before", st.FilesBefore, "files_after", st.FilesAfter, "duplicates_dropped", st.Duplicates)
 		}
 	}
 }

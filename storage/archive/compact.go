@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"time"
 
 	sharelog "github.com/sharelog/sharelog"
 )
@@ -82,4 +83,38 @@ func Compact(dir string, opts Options) (CompactStats, error) {
 		return st, fmt.Errorf("archive: compact %s: merged into %s, removing the old files: %w", dir, path, err)
 	}
 	return st, nil
+}
+
+// CompactBefore compacts every partition under root whose date is before
+// day (a UTC date: days the sink no longer writes to) and that holds two
+// files or more. It returns the summed stats; it goes on past a partition
+// that fails, and joins the errors.
+func CompactBefore(root string, day time.Time, opts Options) (CompactStats, error) {
+	var total CompactStats
+	parts, err := partitions(root)
+	if err != nil {
+		return total, err
+	}
+	cut := day.UTC().Truncate(24 * time.Hour)
+	var errs []error
+	for _, p := range parts {
+		if !p.day.Before(cut) {
+			continue
+		}
+		st, err := Compact(p.dir, opts)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if st.FilesBefore < 2 {
+			continue
+		}
+		total.FilesBefore += st.FilesBefore
+		total.FilesAfter += st.FilesAfter
+		total.EventsBefore += st.EventsBefore
+		total.Duplicates += st.Duplicates
+		total.BytesBefore += st.BytesBefore
+		total.BytesAfter += st.BytesAfter
+	}
+	return total, errors.Join(errs...)
 }

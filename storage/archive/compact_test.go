@@ -63,3 +63,35 @@ func TestCompactMergesAndDropsDuplicates(t *testing.T) {
 		t.Fatalf("second run: %+v %v", st, err)
 	}
 }
+
+func TestCompactBeforeLeavesTodayAlone(t *testing.T) {
+	root := t.TempDir()
+	old := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
+	today := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
+	for _, day := range []time.Time{old, today} {
+		gen := simulate.NewGenerator(simulate.Config{Seed: 5, Workspaces: 1}, func() time.Time { return day })
+		evs := gen.Batch(200)
+		dir, _ := PartitionDir(root, evs[0].Workspace.ID, day)
+		var same []*sharelog.Event
+		for _, ev := range evs {
+			if ev.Time.Format(time.DateOnly) == day.Format(time.DateOnly) && ev.Workspace.ID == evs[0].Workspace.ID {
+				same = append(same, ev)
+			}
+		}
+		for _, part := range [][]*sharelog.Event{same[:len(same)/2], same[len(same)/2:]} {
+			if _, _, err := WriteFile(dir, part, Options{}); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	st, err := CompactBefore(root, today, Options{})
+	if err != nil || st.FilesBefore != 2 || st.FilesAfter != 1 {
+		t.Fatalf("%+v %v", st, err)
+	}
+	oldFiles, _ := filepath.Glob(filepath.Join(root, "*", "date=2026-11-20", "*"+Ext))
+	todayFiles, _ := filepath.Glob(filepath.Join(root, "*", "date=2026-11-22", "*"+Ext))
+	if len(oldFiles) != 1 || len(todayFiles) != 2 {
+		t.Fatalf("old day %d files (want 1), today %d (want 2)", len(oldFiles), len(todayFiles))
+	}
+}
