@@ -121,34 +121,27 @@ func (s *Service) Group() string { return s.group }
 
 // Run starts cfg.Workers consumers and returns when ctx ends and each has
 // finished its batch in hand (produced and committed, within
-// ShutdownTimeout), or when one fails for good. The batch in hand at
-// shutdown is either committed after being produced, or not committed at all
-// (it is then delivered again): nothing is lost.
+// ShutdownTimeout). The batch in hand at shutdown is either committed after
+// being produced, or not committed at all (it is then delivered again):
+// nothing is lost. Kafka errors do not end Run (see worker); the error is the
+// producer's, from closing it.
 func (s *Service) Run(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	errc := make(chan error, s.cfg.Workers)
 	var wg sync.WaitGroup
 	for i := range s.cfg.Workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := s.worker(ctx, i); err != nil {
-				errc <- err
-				cancel()
-			}
+			s.worker(ctx, i)
 		}()
 	}
 	wg.Wait()
-	close(errc)
-	err := <-errc
-	return errors.Join(err, s.writer.Close())
+	return s.writer.Close()
 }
 
 // worker runs one consumer of the group until ctx ends. A fetch error does
 // not end it (see kafkax.Fetch): a Kafka outage turns into lag, not into an
 // exit.
-func (s *Service) worker(ctx context.Context, id int) error {
+func (s *Service) worker(ctx context.Context, id int) {
 	log := s.log.With("worker", id)
 	var newTracker func() *session.Tracker
 	if s.deps.SessionSecret != nil {
@@ -185,10 +178,10 @@ func (s *Service) worker(ctx context.Context, id int) error {
 		batch = batch[:0]
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case m, ok := <-fetched:
 			if !ok {
-				return nil
+				return
 			}
 			batch = append(batch, m)
 		}
@@ -206,7 +199,7 @@ func (s *Service) worker(ctx context.Context, id int) error {
 		// Finish the batch even if shutdown begins: produced then committed,
 		// or, past the shutdown timeout, left uncommitted for redelivery.
 		if err := s.deliver(ctx, out); err != nil {
-			return nil // only on shutdown: nothing committed, redelivered later
+			return // only on shutdown: nothing committed, redelivered later
 		}
 		proc.Release()
 		if err := s.commit(ctx, reader, batch); err != nil {

@@ -25,8 +25,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-
 	sharelog "github.com/sharelog/sharelog"
 	"github.com/sharelog/sharelog/ingest"
 	"github.com/sharelog/sharelog/internal/kafkatest"
@@ -185,44 +183,22 @@ func (p *producer) publish(t *testing.T, n int) {
 	}
 }
 
-// enriched reads the enriched topic from the start in a fresh group until
-// every id in want arrived or timeout, and returns how many of want are
-// missing and how many deliveries were duplicates.
+// enriched reads the enriched topic until every id in want arrived or
+// timeout, and returns how many of want are missing and how many deliveries
+// of them were duplicates (those arriving after the last new id are not
+// waited for).
 func (c *cluster) enriched(t *testing.T, want []string, timeout time.Duration) (missing, duplicates int) {
 	t.Helper()
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: c.brokers, Topic: c.topics().Enriched,
-		GroupID: c.prefix + "-check-" + fmt.Sprint(time.Now().UnixNano()), StartOffset: kafka.FirstOffset,
-		MaxWait: 200 * time.Millisecond, ReadBackoffMin: 2 * time.Millisecond, ReadBackoffMax: time.Second})
-	defer r.Close()
-	wanted := make(map[string]bool, len(want))
+	seen := kafkatest.ReadIDs(t, c.brokers, c.topics().Enriched, want, timeout)
 	for _, id := range want {
-		wanted[id] = true
-	}
-	seen := map[string]int{}
-	found := 0
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	for found < len(wanted) {
-		m, err := r.FetchMessage(ctx)
-		if err != nil {
-			break
-		}
-		ev, err := sharelog.DecodeEnriched(m.Value)
-		if err != nil {
-			t.Fatalf("enriched message %d/%d: %v", m.Partition, m.Offset, err)
-		}
-		seen[ev.ID]++
-		if seen[ev.ID] == 1 && wanted[ev.ID] {
-			found++
-		}
-	}
-	// Duplicates that arrive after the last new id are not waited for.
-	for id, n := range seen {
-		if wanted[id] {
+		switch n := seen[id]; n {
+		case 0:
+			missing++
+		default:
 			duplicates += n - 1
 		}
 	}
-	return len(wanted) - found, duplicates
+	return missing, duplicates
 }
 
 // stream publishes batches of 100 events every 10 ms from a goroutine until

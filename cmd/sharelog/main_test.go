@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,6 +15,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/sharelog/sharelog/internal/kafkatest"
 )
 
 // binary is the sharelog command built once for the process-level tests.
@@ -36,15 +37,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
+func freeAddr(t *testing.T) string { return kafkatest.FreeAddr(t) }
 
 // TestRunAsAUserWould starts `sharelog run` with no configuration file, as
 // the README says, sends traffic with `sharelog simulate`, reads the

@@ -5,13 +5,18 @@
 package kafkatest
 
 import (
+	"context"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/segmentio/kafka-go"
+
+	sharelog "github.com/sharelog/sharelog"
 	"github.com/sharelog/sharelog/internal/kafkax"
 )
 
@@ -57,4 +62,51 @@ func Prefix(t testing.TB) string {
 		name = name[:60]
 	}
 	return fmt.Sprintf("t%d-%d-%s", time.Now().UnixNano()%1e9, seq.Add(1), name)
+}
+
+// ReadIDs reads topic from its start in a consumer group of its own until
+// every id of want has arrived or timeout passed, decoding each message as
+// an enriched event. Duplicates may arrive before the last new id, so it
+// reads by ids, not by count. It returns how often each id arrived.
+func ReadIDs(t testing.TB, brokers []string, topic string, want []string, timeout time.Duration) map[string]int {
+	t.Helper()
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers: brokers, Topic: topic, GroupID: fmt.Sprintf("%s-check-%d", topic, time.Now().UnixNano()),
+		StartOffset: kafka.FirstOffset, MaxWait: 200 * time.Millisecond,
+		ReadBackoffMin: 2 * time.Millisecond, ReadBackoffMax: time.Second,
+	})
+	defer r.Close()
+	wanted := make(map[string]bool, len(want))
+	for _, id := range want {
+		wanted[id] = true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	seen := map[string]int{}
+	for found := 0; found < len(wanted); {
+		m, err := r.FetchMessage(ctx)
+		if err != nil {
+			break
+		}
+		ev, err := sharelog.DecodeEnriched(m.Value)
+		if err != nil {
+			t.Fatalf("enriched message %d/%d: %v", m.Partition, m.Offset, err)
+		}
+		seen[ev.ID]++
+		if seen[ev.ID] == 1 && wanted[ev.ID] {
+			found++
+		}
+	}
+	return seen
+}
+
+// FreeAddr returns a loopback address that was free a moment ago.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"sync"
 	"testing"
@@ -224,17 +223,6 @@ func header(m kafka.Message, key string) string {
 	return ""
 }
 
-// freeAddr returns a loopback address that was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // get fetches url, checks the status and returns the body.
 func get(t *testing.T, url string, want int) string {
 	t.Helper()
@@ -248,40 +236,4 @@ func get(t *testing.T, url string, want int) string {
 		t.Fatalf("GET %s: %d, want %d: %s", url, resp.StatusCode, want, body)
 	}
 	return string(body)
-}
-
-// consumeIDs reads topic from the start in a fresh consumer group until every
-// id of want has arrived or timeout passed. It returns how often each id
-// arrived and how many messages were read in all.
-func consumeIDs(t *testing.T, brokers []string, topic string, want []string, timeout time.Duration) (map[string]int, int) {
-	t.Helper()
-	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers: brokers, Topic: topic, GroupID: fmt.Sprintf("test-%d", time.Now().UnixNano()),
-		StartOffset: kafka.FirstOffset, MaxWait: 100 * time.Millisecond, SessionTimeout: 6 * time.Second,
-	})
-	defer r.Close()
-	wanted := make(map[string]bool, len(want))
-	for _, id := range want {
-		wanted[id] = true
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	seen := map[string]int{}
-	found, read := 0, 0
-	for found < len(wanted) {
-		m, err := r.FetchMessage(ctx)
-		if err != nil {
-			break
-		}
-		read++
-		ev, err := sharelog.DecodeEnriched(m.Value)
-		if err != nil {
-			t.Fatalf("enriched message %d/%d: %v", m.Partition, m.Offset, err)
-		}
-		seen[ev.ID]++
-		if seen[ev.ID] == 1 && wanted[ev.ID] {
-			found++
-		}
-	}
-	return seen, read
 }
