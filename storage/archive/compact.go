@@ -91,17 +91,17 @@ func Compact(dir string, opts Options) (CompactStats, error) {
 // that fails, and joins the errors.
 func CompactBefore(root string, day time.Time, opts Options) (CompactStats, error) {
 	var total CompactStats
-	parts, err := partitions(root)
+	parts, err := Partitions(root)
 	if err != nil {
 		return total, err
 	}
 	cut := day.UTC().Truncate(24 * time.Hour)
 	var errs []error
 	for _, p := range parts {
-		if !p.day.Before(cut) {
+		if !p.Day.Before(cut) {
 			continue
 		}
-		st, err := Compact(p.dir, opts)
+		st, err := Compact(p.Dir, opts)
 		if err != nil {
 			errs = append(errs, err)
 			continue

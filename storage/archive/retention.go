@@ -87,22 +87,22 @@ func newRemoval(dry bool) *Removal { return &Removal{DryRun: dry, Events: map[st
 func ApplyRetention(root string, policy Policy, now time.Time, dryRun bool, opts Options) (*Removal, error) {
 	policy.SetDefaults()
 	rm := newRemoval(dryRun)
-	parts, err := partitions(root)
+	parts, err := Partitions(root)
 	if err != nil {
 		return rm, err
 	}
-	var kept []partition
+	var kept []Partition
 	for _, p := range parts {
-		end := p.day.AddDate(0, 0, 1) // every event of the day is before end
-		if !end.After(now.Add(-policy.maxAge(p.workspace))) {
-			n, err := countEvents(p.dir)
+		end := p.Day.AddDate(0, 0, 1) // every event of the day is before end
+		if !end.After(now.Add(-policy.maxAge(p.Workspace))) {
+			n, err := countEvents(p.Dir)
 			if err != nil {
 				return rm, err
 			}
-			rm.Partitions = append(rm.Partitions, p.dir)
+			rm.Partitions = append(rm.Partitions, p.Dir)
 			rm.Events["max_age"] += n
 			if !dryRun {
-				if err := os.RemoveAll(p.dir); err != nil {
+				if err := os.RemoveAll(p.Dir); err != nil {
 					return rm, fmt.Errorf("archive: retention: %w", err)
 				}
 			}
@@ -114,7 +114,7 @@ func ApplyRetention(root string, policy Policy, now time.Time, dryRun bool, opts
 	// Links inactive long enough: the time of their last deactivation.
 	inactive := map[string]time.Time{}
 	for _, p := range kept {
-		if err := eachFile(p.dir, func(path string) error {
+		if err := eachFile(p.Dir, func(path string) error {
 			return ReadEach(path, func(ev *sharelog.Event) error {
 				switch ev.Action {
 				case sharelog.LinkRevoked, sharelog.LinkExpired, sharelog.LinkDeactivated:
@@ -153,7 +153,7 @@ func Erase(root, email string, dryRun bool, opts Options) (*Removal, error) {
 	if !strings.Contains(email, "@") {
 		return rm, fmt.Errorf("archive: erase: %q is not an email address", email)
 	}
-	parts, err := partitions(root)
+	parts, err := Partitions(root)
 	if err != nil {
 		return rm, err
 	}
@@ -164,9 +164,9 @@ func Erase(root, email string, dryRun bool, opts Options) (*Removal, error) {
 }
 
 // rewrite drops the events drop selects from every file of parts.
-func rewrite(parts []partition, rm *Removal, rule string, dryRun bool, opts Options, drop func(*sharelog.Event) bool) error {
+func rewrite(parts []Partition, rm *Removal, rule string, dryRun bool, opts Options, drop func(*sharelog.Event) bool) error {
 	for _, p := range parts {
-		err := eachFile(p.dir, func(path string) error {
+		err := eachFile(p.Dir, func(path string) error {
 			events, err := ReadFile(path)
 			if err != nil {
 				return err
@@ -187,14 +187,14 @@ func rewrite(parts []partition, rm *Removal, rule string, dryRun bool, opts Opti
 				return nil
 			}
 			if len(keep) > 0 {
-				if _, _, err := WriteFile(p.dir, keep, opts); err != nil {
+				if _, _, err := WriteFile(p.Dir, keep, opts); err != nil {
 					return err
 				}
 			}
 			if err := os.Remove(path); err != nil {
 				return err
 			}
-			return syncDir(p.dir)
+			return syncDir(p.Dir)
 		})
 		if err != nil {
 			return fmt.Errorf("archive: %s: %w", rule, err)
@@ -203,37 +203,67 @@ func rewrite(parts []partition, rm *Removal, rule string, dryRun bool, opts Opti
 	return nil
 }
 
-type partition struct {
-	dir       string
-	workspace string
-	day       time.Time
+// Partition is one day directory of one workspace.
+type Partition struct {
+	Dir       string
+	Workspace string
+	Day       time.Time // midnight UTC
 }
 
-// partitions lists the day directories under root, in path order.
-func partitions(root string) ([]partition, error) {
-	dirs, err := filepath.Glob(filepath.Join(root, "workspace=*", "date=*"))
+// Partitions lists the day directories under root, in path order (by
+// workspace, then day). Directories whose names are not ours are skipped.
+func Partitions(root string) ([]Partition, error) {
+	return listPartitions(filepath.Join(root, "workspace=*", "date=*"))
+}
+
+// WorkspacePartitions lists the day directories of one workspace, oldest
+// first; none when the workspace has no events or its id is not a valid
+// directory name.
+func WorkspacePartitions(root, workspace string) ([]Partition, error) {
+	if checkWorkspaceID(workspace) != nil {
+		return nil, nil
+	}
+	return listPartitions(filepath.Join(root, "workspace="+escapeGlob(workspace), "date=*"))
+}
+
+func escapeGlob(s string) string {
+	return strings.NewReplacer(`\`, `\\`, "*", `\*`, "?", `\?`, "[", `\[`).Replace(s)
+}
+
+func listPartitions(pattern string) ([]Partition, error) {
+	dirs, err := filepath.Glob(pattern)
 	if err != nil {
 		return nil, err
 	}
 	sort.Strings(dirs)
-	var out []partition
+	var out []Partition
 	for _, d := range dirs {
 		ws := strings.TrimPrefix(filepath.Base(filepath.Dir(d)), "workspace=")
 		day, err := time.Parse(time.DateOnly, strings.TrimPrefix(filepath.Base(d), "date="))
 		if err != nil {
 			continue // not ours
 		}
-		out = append(out, partition{dir: d, workspace: ws, day: day})
+		out = append(out, Partition{Dir: d, Workspace: ws, Day: day})
 	}
 	return out, nil
 }
 
+// Files lists the complete archive files of a partition directory, in name
+// order; files being written (see TempPrefix) are not listed.
+func Files(dir string) ([]string, error) {
+	files, err := filepath.Glob(filepath.Join(escapeGlob(dir), "*"+Ext))
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(files)
+	return files, nil
+}
+
 func eachFile(dir string, fn func(path string) error) error {
-	files, err := filepath.Glob(filepath.Join(dir, "*"+Ext))
+	files, err := Files(dir)
 	if err != nil {
 		return err
 	}
-	sort.Strings(files)
 	for _, f := range files {
 		if err := fn(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err

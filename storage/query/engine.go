@@ -1,0 +1,334 @@
+// Package query answers questions about the event archive: which events of
+// these workspaces, in this time range, of this action, user, link, file, IP,
+// country or result — newest first, a page at a time or all of them.
+//
+// It reads the Parquet files that package storage/archive writes, and reads
+// as little of them as it can: partitions (workspace, day) outside the
+// question are not opened; a file or row group is skipped when its column
+// statistics or page index (time, link_id, …) rule it out, or when the bloom
+// filter of link_id, actor_email, actor_visitor_email, client_ip or file_id
+// says the value is absent; inside a row group, only the columns a
+// condition needs are decoded, over the pages that can hold a match, and
+// only the matching rows are read in full.
+//
+// Events are returned newest first, ordered by (time, id) descending. An
+// event archived twice (a redelivery not yet compacted away) is returned
+// once. Pagination is by Cursor, a position in that order, so it stays
+// correct while files are added, compacted or rewritten between pages.
+//
+// An Engine holds no state besides its root directory and is safe for
+// concurrent use.
+package query
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/sharelog/sharelog"
+	"github.com/sharelog/sharelog/storage/archive"
+)
+
+// MaxLimit is the largest page Search returns.
+const MaxLimit = 10_000
+
+// Engine queries the archive under one root directory.
+type Engine struct {
+	root string
+}
+
+// New returns an engine over the archive at root (archive.dir). The
+// directory may not exist yet: it then holds no events.
+func New(root string) *Engine { return &Engine{root: root} }
+
+// Stats counts what a query read and what it skipped.
+type Stats struct {
+	Partitions       int   `json:"partitions"`         // workspace days considered
+	Files            int   `json:"files"`              // files whose footer was read
+	FilesSkipped     int   `json:"files_skipped"`      // of those, ruled out by statistics
+	RowGroups        int   `json:"row_groups"`         // row groups of the files not skipped
+	RowGroupsSkipped int   `json:"row_groups_skipped"` // ruled out by statistics or bloom filters
+	RowsScanned      int64 `json:"rows_scanned"`       // rows whose condition columns were decoded
+	RowsMatched      int64 `json:"rows_matched"`       // rows that matched every condition, repeats included
+	Duplicates       int64 `json:"duplicates"`         // repeated event ids dropped
+}
+
+// Page is one page of a search.
+type Page struct {
+	Events []*sharelog.Event
+	// Next is the cursor of the following page; nil on the last page.
+	Next  *Cursor
+	Stats Stats
+}
+
+// errStop ends Each early from inside Search.
+var errStop = errors.New("stop")
+
+// Search returns up to limit events matching f, newest first, starting after
+// the cursor (nil: from the newest). limit is clamped to [1, MaxLimit].
+func (e *Engine) Search(ctx context.Context, f Filter, limit int, after *Cursor) (Page, error) {
+	limit = min(max(limit, 1), MaxLimit)
+	var page Page
+	st, err := e.Each(ctx, f, after, func(ev *sharelog.Event) error {
+		if len(page.Events) == limit {
+			c := CursorOf(page.Events[limit-1])
+			page.Next = &c
+			return errStop
+		}
+		page.Events = append(page.Events, ev)
+		return nil
+	})
+	page.Stats = st
+	if err != nil && !errors.Is(err, errStop) {
+		return Page{Stats: st}, err
+	}
+	return page, nil
+}
+
+// Each calls fn with every event matching f, newest first, starting after
+// the cursor (nil: from the newest), until fn returns an error, which Each
+// returns as it is. fn owns the events it is given.
+//
+// Memory is bounded by one partition day: Each keeps a small record (24
+// bytes) for every matching row of the day it is reading, and reads the
+// events themselves a chunk at a time.
+func (e *Engine) Each(ctx context.Context, f Filter, after *Cursor, fn func(*sharelog.Event) error) (Stats, error) {
+	var st Stats
+	if err := f.Validate(); err != nil {
+		return st, err
+	}
+	c, err := compile(f, after)
+	if err != nil {
+		return st, err
+	}
+	days, err := e.days(f, after)
+	if err != nil {
+		return st, err
+	}
+	for _, d := range days {
+		if err := ctx.Err(); err != nil {
+			return st, err
+		}
+		if err := e.day(ctx, d, c, after, &st, fn); err != nil {
+			return st, err
+		}
+	}
+	return st, nil
+}
+
+// day is the partitions of one UTC day, across the workspaces in scope.
+type day struct {
+	day   time.Time
+	parts []archive.Partition
+}
+
+// days lists the partitions the query can touch, grouped by day, newest day
+// first.
+func (e *Engine) days(f Filter, after *Cursor) ([]day, error) {
+	byDay := map[time.Time][]archive.Partition{}
+	for _, ws := range dedupe(f.Workspaces) {
+		parts, err := archive.WorkspacePartitions(e.root, ws)
+		if err != nil {
+			return nil, fmt.Errorf("query: %w", err)
+		}
+		for _, p := range parts {
+			end := p.Day.AddDate(0, 0, 1)
+			if !f.From.IsZero() && !end.After(f.From) {
+				continue
+			}
+			if !f.To.IsZero() && !p.Day.Before(f.To) {
+				continue
+			}
+			if after != nil && p.Day.After(after.Time) {
+				continue
+			}
+			byDay[p.Day] = append(byDay[p.Day], p)
+		}
+	}
+	out := make([]day, 0, len(byDay))
+	for d, parts := range byDay {
+		out = append(out, day{day: d, parts: parts})
+	}
+	slices.SortFunc(out, func(a, b day) int { return b.day.Compare(a.day) })
+	return out, nil
+}
+
+func dedupe(list []string) []string {
+	out := slices.Clone(list)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// hit locates one matching row.
+type hit struct {
+	micros int64
+	file   int32
+	group  int32
+	row    int64
+}
+
+// openFile is one archive file opened for the duration of a day.
+type openFile struct {
+	path string
+	f    *os.File
+	pf   *parquet.File
+}
+
+// chunkRows is how many hits are read as events at a time.
+const chunkRows = 2048
+
+// day runs the query over one day: it collects the hits of every file, sorts
+// them newest first and hands the events to fn in that order, without
+// repeats.
+func (e *Engine) day(ctx context.Context, d day, c *compiled, after *Cursor, st *Stats, fn func(*sharelog.Event) error) error {
+	var files []*openFile
+	defer func() {
+		for _, of := range files {
+			of.f.Close()
+		}
+	}()
+	var hits []hit
+	for _, p := range d.parts {
+		st.Partitions++
+		paths, err := archive.Files(p.Dir)
+		if err != nil {
+			return fmt.Errorf("query: %w", err)
+		}
+		for _, path := range paths {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			of, err := open(path)
+			if errors.Is(err, os.ErrNotExist) {
+				continue // removed by compaction or retention since the listing
+			}
+			if err != nil {
+				return err
+			}
+			files = append(files, of)
+			st.Files++
+			n := len(hits)
+			hits, err = c.scanFile(of.pf, int32(len(files)-1), hits, st)
+			if err != nil {
+				return fmt.Errorf("query: %s: %w", path, err)
+			}
+			st.RowsMatched += int64(len(hits) - n)
+		}
+	}
+	slices.SortFunc(hits, func(a, b hit) int {
+		if c := cmp.Compare(b.micros, a.micros); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.file, b.file); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.group, b.group); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.row, b.row)
+	})
+	for len(hits) > 0 {
+		// A chunk never splits hits of one time, so the repeats of an
+		// event (same id, same time) are in the same chunk.
+		n := min(chunkRows, len(hits))
+		for n < len(hits) && hits[n].micros == hits[n-1].micros {
+			n++
+		}
+		evs, err := materialize(files, hits[:n])
+		if err != nil {
+			return err
+		}
+		hits = hits[n:]
+		slices.SortFunc(evs, func(a, b *sharelog.Event) int {
+			if c := b.Time.Compare(a.Time); c != 0 {
+				return c
+			}
+			return cmp.Compare(b.ID, a.ID)
+		})
+		for i, ev := range evs {
+			if i > 0 && evs[i-1].ID == ev.ID {
+				st.Duplicates++
+				continue
+			}
+			if !after.before(ev.Time.UnixMicro(), ev.ID) {
+				continue
+			}
+			if err := fn(ev); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func open(path string) (*openFile, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	pf, err := parquet.OpenFile(f, fi.Size())
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("query: %s: %w", path, err)
+	}
+	return &openFile{path: path, f: f, pf: pf}, nil
+}
+
+// materialize reads the events of hits, which may come in any order.
+func materialize(files []*openFile, hits []hit) ([]*sharelog.Event, error) {
+	order := slices.Clone(hits)
+	slices.SortFunc(order, func(a, b hit) int {
+		if c := cmp.Compare(a.file, b.file); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.group, b.group); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.row, b.row)
+	})
+	out := make([]*sharelog.Event, 0, len(order))
+	buf := make([]archive.Row, 256)
+	for i := 0; i < len(order); {
+		// One reader per row group; runs of consecutive rows in one read.
+		of := files[order[i].file]
+		rg := of.pf.RowGroups()[order[i].group]
+		r := parquet.NewGenericRowGroupReader[archive.Row](rg)
+		j := i
+		for j < len(order) && order[j].file == order[i].file && order[j].group == order[i].group {
+			k := j + 1
+			for k < len(order) && k-j < len(buf) && order[k].file == order[j].file && order[k].group == order[j].group && order[k].row == order[k-1].row+1 {
+				k++
+			}
+			if err := r.SeekToRow(order[j].row); err != nil {
+				r.Close()
+				return nil, fmt.Errorf("query: %s: %w", of.path, err)
+			}
+			n, err := r.Read(buf[:k-j])
+			if n < k-j {
+				r.Close()
+				if err == nil {
+					err = errors.New("short read")
+				}
+				return nil, fmt.Errorf("query: %s: row %d: %w", of.path, order[j].row, err)
+			}
+			for x := range n {
+				out = append(out, buf[x].Event())
+			}
+			j = k
+		}
+		r.Close()
+		i = j
+	}
+	return out, nil
+}
