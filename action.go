@@ -23,6 +23,10 @@ const (
 	MemberRemoved       Action = "member.removed"
 	MemberRoleChanged   Action = "member.role_changed"
 	AccessBlocked       Action = "access.blocked"
+	// RetentionApplied is made by sharelog itself (actor type system), one
+	// per workspace each time retention or erasure removed events of it;
+	// Reason summarises what went.
+	RetentionApplied Action = "retention.applied"
 )
 
 // Actions lists every valid action, in the order of the schema.
@@ -31,6 +35,7 @@ var Actions = []Action{
 	LinkCreated, LinkSettingsChanged, LinkRevoked, LinkExpired, LinkDeactivated,
 	FileUploaded, FileDownloaded, FileDeleted, FileRestored,
 	MemberInvited, MemberRemoved, MemberRoleChanged, AccessBlocked,
+	RetentionApplied,
 }
 
 // Valid reports whether a is one of Actions.
@@ -39,7 +44,8 @@ func (a Action) Valid() bool {
 	case LinkOpened, LinkViewed, LinkDownloaded, LinkSaved, LinkPasswordFailed,
 		LinkCreated, LinkSettingsChanged, LinkRevoked, LinkExpired, LinkDeactivated,
 		FileUploaded, FileDownloaded, FileDeleted, FileRestored,
-		MemberInvited, MemberRemoved, MemberRoleChanged, AccessBlocked:
+		MemberInvited, MemberRemoved, MemberRoleChanged, AccessBlocked,
+		RetentionApplied:
 		return true
 	}
 	return false

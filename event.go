@@ -51,11 +51,14 @@ const (
 	ActorUser      ActorType = "user"
 	ActorAPIKey    ActorType = "api_key"
 	ActorAnonymous ActorType = "anonymous"
+	// ActorSystem is sharelog itself (retention, erasure): no email, no API
+	// key id, no visitor email.
+	ActorSystem ActorType = "system"
 )
 
-// Actor is who acted: a signed-in user (Email), an API key (APIKeyID) or an
-// anonymous visitor. VisitorEmail is the address a visitor typed when the link
-// requires one.
+// Actor is who acted: a signed-in user (Email), an API key (APIKeyID), an
+// anonymous visitor, or sharelog itself (system). VisitorEmail is the address
+// a visitor typed when the link requires one.
 type Actor struct {
 	Type         ActorType `json:"type"`
 	Email        string    `json:"email,omitempty"`
@@ -64,9 +67,11 @@ type Actor struct {
 }
 
 // Name is the actor as people read it: the email, the API key id, the
-// visitor's email, or "anonymous".
+// visitor's email, "system" for sharelog itself, or "anonymous".
 func (a Actor) Name() string {
 	switch {
+	case a.Type == ActorSystem:
+		return string(ActorSystem)
 	case a.Email != "":
 		return a.Email
 	case a.APIKeyID != "":

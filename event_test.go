@@ -70,6 +70,22 @@ func TestValidation(t *testing.T) {
 		{"bad email", func(m map[string]any) { m["actor"] = map[string]any{"type": "user", "email": "alice"} }, "actor.email", "not an email"},
 		{"api key without id", func(m map[string]any) { m["actor"] = map[string]any{"type": "api_key"} }, "actor.api_key_id", "is required"},
 		{"unknown action", func(m map[string]any) { m["action"] = "link.exploded" }, "action", "not a known action"},
+		{"system with email", func(m map[string]any) {
+			m["actor"] = map[string]any{"type": "system", "email": "a@b.example"}
+		}, "actor", "a system actor has no email"},
+		{"system with api key", func(m map[string]any) { m["actor"] = map[string]any{"type": "system", "api_key_id": "k1"} }, "actor", "a system actor has no"},
+		{"system with visitor email", func(m map[string]any) {
+			m["actor"] = map[string]any{"type": "system", "visitor_email": "v@b.example"}
+		}, "actor", "a system actor has no"},
+		{"retention by a user", func(m map[string]any) {
+			retention(m)
+			m["actor"] = map[string]any{"type": "user", "email": "a@b.example"}
+		}, "actor.type", "must be system for retention.applied"},
+		{"retention without summary", func(m map[string]any) { retention(m); delete(m, "reason") }, "reason", "is required for retention.applied"},
+		{"retention denied", func(m map[string]any) { retention(m); m["result"] = "denied" }, "result", "must be success for retention.applied"},
+		{"long summary", func(m map[string]any) { retention(m); m["reason"] = strings.Repeat("x", 257) }, "reason", "limit of 256"},
+		{"summary with a newline", func(m map[string]any) { retention(m); m["reason"] = "max_age: 3 events\nerasure" }, "reason", "control character"},
+		{"summary on another action", func(m map[string]any) { m["result"] = "denied"; m["reason"] = "erasure: 4 events" }, "reason", "may hold only"},
 		{"bad result", func(m map[string]any) { m["result"] = "maybe" }, "result", "not one of"},
 		{"denied without reason", func(m map[string]any) { m["result"] = "denied" }, "reason", "is required when result is denied"},
 		{"success with reason", func(m map[string]any) { m["reason"] = "expired" }, "reason", "only given when"},
@@ -106,6 +122,46 @@ func TestValidation(t *testing.T) {
 			}
 			t.Fatalf("errors %v lack %s: …%s…", fe, tc.field, tc.msg)
 		})
+	}
+}
+
+// retention makes m a retention.applied event.
+func retention(m map[string]any) {
+	m["actor"] = map[string]any{"type": "system"}
+	m["action"] = "retention.applied"
+	m["reason"] = "max_age: 1200 events before 2026-07-25; inactive_link: 30 events of 2 links; erasure: 4 events"
+	delete(m, "link")
+	delete(m, "file")
+}
+
+// TestRetentionAppliedIsValid: sharelog's own audit event, a system actor
+// and a summary as the reason of a success, passes and round-trips; a
+// system actor is named "system".
+func TestRetentionAppliedIsValid(t *testing.T) {
+	m := validEvent()
+	retention(m)
+	m["client"] = map[string]any{"ip": "127.0.0.1", "kind": "api"}
+	m["server"] = map[string]any{"node": "archive-1"}
+	data, _ := json.Marshal(m)
+	ev, err := DecodeRaw(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := ev.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := DecodeRaw(out)
+	if err != nil || again.Reason != m["reason"] || again.Action != RetentionApplied || again.Actor.Name() != "system" {
+		t.Fatalf("%+v %v", again, err)
+	}
+	if !RetentionApplied.Valid() || RetentionApplied.NeedsLink() || Actions[len(Actions)-1] != RetentionApplied {
+		t.Fatal("retention.applied is not a valid action without a link, last of Actions")
+	}
+	for _, a := range Actions {
+		if !a.Valid() {
+			t.Errorf("%s is in Actions but not Valid", a)
+		}
 	}
 }
 

@@ -11,6 +11,8 @@ func addSeeds(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(data)
+	// sharelog's own audit event: a system actor, a summary as the reason.
+	f.Add([]byte(`{"id":"019b4c1e-2f00-7a00-8000-000000000001","time":"2026-11-22T03:00:00Z","workspace":{"id":"ws-acme"},"actor":{"type":"system"},"action":"retention.applied","result":"success","reason":"max_age: 1200 events before 2026-07-25; erasure: 4 events","client":{"ip":"127.0.0.1","kind":"api"},"server":{"node":"archive-1"}}`))
 	for _, s := range []string{"", "[]", "{}", "[{}]", "[1,2]", `{"id":"x"}`, "\n\n{\n", `[{"time":"2026-11-22T09:00:00Z"}`, "\xff\xfe", `{"client":{"ip":"::ffff:1.2.3.4%eth0"}}`} {
 		f.Add([]byte(s))
 	}

@@ -17,6 +17,7 @@ const (
 	MaxPathLen      = 4096
 	MaxUserAgentLen = 2048
 	MaxReasonLen    = 64
+	MaxSummaryLen   = 256 // the reason of a retention.applied event
 	MaxServerLen    = 128
 	MaxIPLen        = 64
 )
@@ -106,7 +107,9 @@ func (c *checker) email(field, v string, required bool) {
 }
 
 // Validate checks a raw event: required fields, the action list, a UTC time,
-// a parseable IP, and the size of every string. It returns nil or FieldErrors
+// a parseable IP, and the size of every string. A retention.applied event
+// must have a system actor, result success and a reason: its summary, free
+// text of at most MaxSummaryLen bytes. It returns nil or FieldErrors
 // naming each wrong field. Enriched groups must be absent: the pipeline sets
 // them.
 func (e *Event) Validate() error {
@@ -143,10 +146,17 @@ func (e *Event) Validate() error {
 		if e.Actor.Email != "" || e.Actor.APIKeyID != "" {
 			c.fail("actor", "an anonymous actor has no email or api_key_id")
 		}
+	case ActorSystem:
+		if e.Actor.Email != "" || e.Actor.APIKeyID != "" || e.Actor.VisitorEmail != "" {
+			c.fail("actor", "a system actor has no email, api_key_id or visitor_email")
+		}
 	case "":
-		c.fail("actor.type", "is required (user, api_key or anonymous)")
+		c.fail("actor.type", "is required (user, api_key, anonymous or system)")
 	default:
-		c.fail("actor.type", "%q is not one of user, api_key, anonymous", truncate(string(e.Actor.Type)))
+		c.fail("actor.type", "%q is not one of user, api_key, anonymous, system", truncate(string(e.Actor.Type)))
+	}
+	if e.Action == RetentionApplied && e.Actor.Type != "" && e.Actor.Type != ActorSystem {
+		c.fail("actor.type", "must be system for %s", e.Action)
 	}
 	if e.Actor.Type != ActorUser && e.Actor.Email != "" {
 		c.email("actor.email", e.Actor.Email, false)
@@ -159,17 +169,27 @@ func (e *Event) Validate() error {
 	case !e.Action.Valid():
 		c.fail("action", "%q is not a known action", truncate(string(e.Action)))
 	}
+	// The reason of a retention.applied event is the run's summary in
+	// words ("max_age: 1200 events before 2026-07-25"), not a code.
+	summary := e.Action == RetentionApplied
 	switch {
 	case e.Result == "":
 		c.fail("result", "is required (success, denied or error)")
 	case !e.Result.Valid():
 		c.fail("result", "%q is not one of success, denied, error", truncate(string(e.Result)))
+	case summary && e.Result != Success:
+		c.fail("result", "must be success for %s", e.Action)
+	case summary && e.Reason == "":
+		c.fail("reason", "is required for %s (what the run removed)", e.Action)
+	case summary:
 	case e.Result == Success && e.Reason != "":
 		c.fail("reason", "is only given when result is denied or error")
 	case e.Result != Success && e.Reason == "":
 		c.fail("reason", "is required when result is %s", e.Result)
 	}
-	if c.str("reason", e.Reason, false, MaxReasonLen) {
+	if summary {
+		c.str("reason", e.Reason, false, MaxSummaryLen)
+	} else if c.str("reason", e.Reason, false, MaxReasonLen) {
 		c.slug("reason", e.Reason)
 	}
 

@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -129,7 +131,8 @@ func TestArchiveSurvivesKill(t *testing.T) {
 }
 
 // TestRetentionCommand erases one visitor's events with `sharelog retention
-// --erase`, first dry.
+// --erase`, first dry: the dry run writes no audit event, the real one
+// writes one retention.applied event into the archive, without the email.
 func TestRetentionCommand(t *testing.T) {
 	dataDir := t.TempDir()
 	root := filepath.Join(dataDir, "archive")
@@ -161,18 +164,30 @@ func TestRetentionCommand(t *testing.T) {
 		if dry {
 			args = append(args, "--dry-run")
 		}
-		cmd := exec.Command(binary, args...)
-		cmd.Env = append(os.Environ(), "SHARELOG_DATA_DIR="+dataDir, "SHARELOG_LOG_LEVEL=warn")
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("%v: %v", args, err)
-		}
-		var rm archive.Removal
-		if err := json.Unmarshal(out, &rm); err != nil {
-			t.Fatalf("output %q: %v", out, err)
-		}
+		rm := runRetention(t, dataDir, args...)
 		if rm.DryRun != dry || rm.Events["erasure"] != int64(want) || want == 0 {
 			t.Fatalf("dry=%v: %+v, want %d events of %s", dry, rm, want, target)
+		}
+		audit := archivedAudit(t, root)
+		if dry {
+			if len(rm.AuditEventIDs) != 0 || len(audit) != 0 {
+				t.Fatalf("dry run: audit events %v, %d in the archive", rm.AuditEventIDs, len(audit))
+			}
+			continue
+		}
+		if len(rm.AuditEventIDs) != 1 {
+			t.Fatalf("audit event ids %v, want one (one workspace)", rm.AuditEventIDs)
+		}
+		ev := audit[rm.AuditEventIDs[0]]
+		if ev == nil {
+			t.Fatalf("audit event %s not in the archive", rm.AuditEventIDs[0])
+		}
+		summary := fmt.Sprintf("erasure: %d events", want)
+		if want == 1 {
+			summary = "erasure: 1 event"
+		}
+		if ev.Reason != summary || strings.Contains(ev.Reason, "@") || ev.Workspace.ID != evs[0].Workspace.ID || ev.Validate() != nil {
+			t.Fatalf("audit event %+v", ev)
 		}
 	}
 	left := 0
@@ -188,4 +203,111 @@ func TestRetentionCommand(t *testing.T) {
 	if left != 0 {
 		t.Fatalf("%d events of %s left after erasure", left, target)
 	}
+}
+
+// TestRetentionCommandAudit: `sharelog retention` removes the days past the
+// maximum age and writes one retention.applied event per workspace that lost
+// events into that workspace's partition of the day, valid and readable with
+// archive.ReadFile; --dry-run writes none.
+func TestRetentionCommandAudit(t *testing.T) {
+	dataDir := t.TempDir()
+	root := filepath.Join(dataDir, "archive")
+	gen := simulate.NewGenerator(simulate.Config{Seed: 3, Workspaces: 3}, nil)
+	old := map[string]int{} // events past the maximum age, by workspace
+	byDir := map[string][]*sharelog.Event{}
+	for i, ev := range gen.Batch(600) {
+		if i%3 != 0 {
+			ev.Time = ev.Time.AddDate(0, 0, -200)
+			old[ev.Workspace.ID]++
+		}
+		dir, _ := archive.PartitionDir(root, ev.Workspace.ID, ev.Time)
+		byDir[dir] = append(byDir[dir], ev)
+	}
+	for dir, part := range byDir {
+		if _, _, err := archive.WriteFile(dir, part, archive.Options{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dry := runRetention(t, dataDir, "retention", "--dry-run")
+	if len(dry.AuditEventIDs) != 0 || len(archivedAudit(t, root)) != 0 || len(dry.Workspaces) != len(old) {
+		t.Fatalf("dry run: %+v, %d audit events in the archive", dry, len(archivedAudit(t, root)))
+	}
+	start := time.Now().UTC()
+	rm := runRetention(t, dataDir, "retention")
+	end := time.Now().UTC()
+	if len(rm.AuditEventIDs) != len(old) {
+		t.Fatalf("audit event ids %v, want one per workspace of %v", rm.AuditEventIDs, old)
+	}
+	// Read them back where they belong: the workspace's partition of the
+	// run's day.
+	found := map[string]*sharelog.Event{}
+	for ws := range old {
+		for _, day := range []time.Time{start, end} {
+			dir, _ := archive.PartitionDir(root, ws, day)
+			files, _ := archive.Files(dir)
+			for _, f := range files {
+				evs, err := archive.ReadFile(f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, ev := range evs {
+					if ev.Action == sharelog.RetentionApplied {
+						found[ev.ID] = ev
+					}
+				}
+			}
+		}
+	}
+	for _, id := range rm.AuditEventIDs {
+		ev := found[id]
+		if ev == nil {
+			t.Fatalf("audit event %s not in its workspace's partition of today", id)
+		}
+		if err := ev.Validate(); err != nil {
+			t.Fatalf("audit event %s: %v", id, err)
+		}
+		if !strings.HasPrefix(ev.Reason, fmt.Sprintf("max_age: %d events before ", old[ev.Workspace.ID])) ||
+			ev.Actor.Type != sharelog.ActorSystem || ev.Time.Before(start.Truncate(time.Microsecond)) || ev.Time.After(end) {
+			t.Fatalf("audit event %+v (run between %v and %v)", ev, start, end)
+		}
+	}
+	if len(found) != len(rm.AuditEventIDs) {
+		t.Fatalf("%d audit events in the archive, %d reported", len(found), len(rm.AuditEventIDs))
+	}
+}
+
+// runRetention runs the sharelog command with args on dataDir and returns
+// its report.
+func runRetention(t *testing.T, dataDir string, args ...string) archive.Removal {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append(os.Environ(), "SHARELOG_DATA_DIR="+dataDir, "SHARELOG_LOG_LEVEL=warn")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%v: %v", args, err)
+	}
+	var rm archive.Removal
+	if err := json.Unmarshal(out, &rm); err != nil {
+		t.Fatalf("output %q: %v", out, err)
+	}
+	return rm
+}
+
+// archivedAudit reads every retention.applied event of the archive, by id.
+func archivedAudit(t *testing.T, root string) map[string]*sharelog.Event {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(root, "*", "*", "*"+archive.Ext))
+	out := map[string]*sharelog.Event{}
+	for _, f := range files {
+		evs, err := archive.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range evs {
+			if ev.Action == sharelog.RetentionApplied {
+				out[ev.ID] = ev
+			}
+		}
+	}
+	return out
 }

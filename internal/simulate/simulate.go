@@ -71,7 +71,7 @@ const maxFlows = 1024
 type Generator struct {
 	r          *mrand.Rand
 	now        func() time.Time
-	ids        uuidV7
+	ids        sharelog.UUIDv7 // its Rand is r, so a seed reproduces the ids
 	workspaces []*workspace
 	wsCum      []int
 	flows      flowHeap
@@ -94,6 +94,7 @@ func NewGenerator(cfg Config, now func() time.Time) *Generator {
 		r:   mrand.New(mrand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		now: now,
 	}
+	g.ids.Rand = g.r.Uint64
 	g.buildWorld(cfg)
 	g.flows = make(flowHeap, 0, maxFlows)
 	return g
@@ -157,7 +158,7 @@ type eventBlock struct {
 func (g *Generator) newEvent(t time.Time, ws *workspace, a sharelog.Action, node string) *eventBlock {
 	b := new(eventBlock)
 	ev := &b.ev
-	ev.ID = g.ids.next(t, g.r)
+	ev.ID = g.ids.New(t)
 	ev.Time = t
 	ev.Workspace = sharelog.Workspace{ID: ws.ID, Name: ws.Name}
 	ev.Action = a

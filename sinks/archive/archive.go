@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sort"
 	"sync"
@@ -45,7 +46,9 @@ type Config struct {
 	Parquet           archive.Options `yaml:"parquet"`
 	// Retention is what the archive keeps; the sink applies it, and compacts
 	// the days before today, every RetentionInterval (default 1h;
-	// `sharelog retention` applies it by hand).
+	// `sharelog retention` applies it by hand). Each pass that removes
+	// events writes a retention.applied event per workspace concerned into
+	// the archive (archive.Removal.RecordAudit).
 	Retention         archive.Policy `yaml:"retention"`
 	RetentionInterval time.Duration  `yaml:"retention_interval"`
 }
@@ -106,6 +109,9 @@ type Deps struct {
 	Logger     *slog.Logger          // nil: quiet
 	Registerer prometheus.Registerer // nil: no metrics
 	Now        func() time.Time      // nil: time.Now
+	// Node is the server.node of the retention.applied events the sink
+	// writes; "" means the host's name (os.Hostname).
+	Node string
 }
 
 // Sink is the archive sink. Run it once.
@@ -131,6 +137,9 @@ func New(cfg Config, deps Deps) (*Sink, error) {
 	}
 	if deps.Now == nil {
 		deps.Now = time.Now
+	}
+	if deps.Node == "" {
+		deps.Node, _ = os.Hostname() // still "" leaves server.node out
 	}
 	kc := deps.Conn.Config()
 	s := &Sink{
@@ -363,8 +372,9 @@ func (s *Sink) shutdown(ctx context.Context, reader *kafka.Reader, st *state) er
 	return s.flush(sctx, reader, st, func(*buffer) bool { return true })
 }
 
-// retentionLoop applies the retention policy, then compacts the past days,
-// every RetentionInterval until ctx ends, logging what it did.
+// retentionLoop applies the retention policy, records each pass that removed
+// events with retention.applied events in the archive, then compacts the
+// past days, every RetentionInterval until ctx ends, logging what it did.
 func (s *Sink) retentionLoop(ctx context.Context) {
 	t := time.NewTicker(s.cfg.RetentionInterval)
 	defer t.Stop()
@@ -374,14 +384,19 @@ func (s *Sink) retentionLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		rm, err := archive.ApplyRetention(s.cfg.Dir, s.cfg.Retention, s.deps.Now(), false, s.cfg.Parquet)
-		if err != nil {
-			s.log.Warn("retention failed", "err", err)
-			continue
+		now := s.deps.Now()
+		rm, err := archive.ApplyRetention(s.cfg.Dir, s.cfg.Retention, now, false, s.cfg.Parquet)
+		// Also after a pass that failed part way: what did go is recorded.
+		if aerr := rm.RecordAudit(s.cfg.Dir, now, s.deps.Node, s.cfg.Parquet); aerr != nil {
+			s.log.Warn("writing the retention audit events failed", "err", aerr)
 		}
 		if len(rm.Partitions) > 0 || len(rm.Events) > 0 {
 			s.log.Info("retention applied", "partitions_removed", len(rm.Partitions), "events_removed", rm.Events,
-				"files_rewritten", rm.FilesRewritten, "inactive_links", len(rm.InactiveLinks))
+				"files_rewritten", rm.FilesRewritten, "inactive_links", len(rm.InactiveLinks), "audit_events", rm.AuditEventIDs)
+		}
+		if err != nil {
+			s.log.Warn("retention failed", "err", err)
+			continue
 		}
 		// Past days get no more files: merge each into one, without repeats.
 		st, err := archive.CompactBefore(s.cfg.Dir, s.deps.Now(), s.cfg.Parquet)

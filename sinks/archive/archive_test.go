@@ -208,3 +208,77 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatalf("dir %s, err %v", c.Dir, err)
 	}
 }
+
+// TestScheduledRetentionRecordsAudit: the sink's scheduled retention removes
+// the days past the maximum age and writes a retention.applied event per
+// workspace concerned into that workspace's partition of the day, with the
+// sink's node; a pass that removes nothing writes none.
+func TestScheduledRetentionRecordsAudit(t *testing.T) {
+	f := newFixture(t)
+	f.cfg.RetentionInterval = 100 * time.Millisecond // Validate's minute is for production
+	root := f.cfg.Dir
+	gen := simulate.NewGenerator(simulate.Config{Seed: 4, Workspaces: 2}, nil)
+	old := map[string]int{}
+	newest := map[string]time.Time{} // of the old events, by workspace
+	byDir := map[string][]*sharelog.Event{}
+	for _, ev := range gen.Batch(300) {
+		ev.Time = ev.Time.AddDate(0, 0, -200)
+		old[ev.Workspace.ID]++
+		if ev.Time.After(newest[ev.Workspace.ID]) {
+			newest[ev.Workspace.ID] = ev.Time
+		}
+		dir, _ := archive.PartitionDir(root, ev.Workspace.ID, ev.Time)
+		byDir[dir] = append(byDir[dir], ev)
+	}
+	for dir, part := range byDir {
+		if _, _, err := archive.WriteFile(dir, part, archive.Options{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Now().UTC()
+	s, err := New(f.cfg, Deps{Conn: f.conn, Node: "archive-7", Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := run(t, s)
+	audit := func() map[string]*sharelog.Event {
+		out := map[string]*sharelog.Event{}
+		for ws := range old {
+			dir, _ := archive.PartitionDir(root, ws, now)
+			files, _ := archive.Files(dir)
+			for _, file := range files {
+				evs, err := archive.ReadFile(file)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, ev := range evs {
+					out[ev.Workspace.ID+" "+ev.ID] = ev
+				}
+			}
+		}
+		return out
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for len(audit()) < len(old) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d audit events after 30s, want %d", len(audit()), len(old))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond) // more passes, with nothing left to remove
+	stop()
+	got := audit()
+	if len(got) != len(old) {
+		t.Fatalf("%d audit events, want one per workspace (%d): later passes wrote more", len(got), len(old))
+	}
+	for _, ev := range got {
+		want := fmt.Sprintf("max_age: %d events before %s", old[ev.Workspace.ID], newest[ev.Workspace.ID].AddDate(0, 0, 1).Format(time.DateOnly))
+		if err := ev.Validate(); err != nil || ev.Action != sharelog.RetentionApplied || ev.Reason != want ||
+			!ev.Time.Equal(now.Truncate(time.Microsecond)) || ev.Server == nil || ev.Server.Node != "archive-7" {
+			t.Fatalf("audit event %+v (%v), want reason %q", ev, err, want)
+		}
+	}
+	if left := archived(t, root); len(left) != len(old) {
+		t.Fatalf("%d events left, want only the %d audit events", len(left), len(old))
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -60,7 +61,9 @@ func (p Policy) maxAge(workspace string) time.Duration {
 }
 
 // Removal is what one retention or erasure run removed (or, dry, would
-// remove).
+// remove). Events are counted once they are gone (their partition removed,
+// or their file rewritten without them and the old file removed), so a run
+// that fails part way reports what it did remove.
 type Removal struct {
 	DryRun bool
 	// Partitions are the day directories removed whole for their age.
@@ -73,9 +76,42 @@ type Removal struct {
 	FilesRewritten int
 	// InactiveLinks are the links whose events went, past InactiveLinkAge.
 	InactiveLinks []string
+	// Workspaces is, by workspace id, what went of that workspace's events;
+	// only workspaces that lost events are in it.
+	Workspaces map[string]*WorkspaceRemoval
+	// AuditEventIDs are the ids of the retention.applied events RecordAudit
+	// wrote into the archive for this run, in workspace order; none for a
+	// dry run.
+	AuditEventIDs []string
 }
 
-func newRemoval(dry bool) *Removal { return &Removal{DryRun: dry, Events: map[string]int64{}} }
+// WorkspaceRemoval is what one run removed of one workspace's events.
+type WorkspaceRemoval struct {
+	// Events counts the events removed by rule, as Removal.Events.
+	Events map[string]int64
+	// Before bounds the events removed by max_age: all were before it (the
+	// midnight after the newest day removed). Zero when max_age removed
+	// none.
+	Before time.Time `json:",omitzero"`
+	// InactiveLinks are the links of this workspace whose events went.
+	InactiveLinks []string `json:",omitempty"`
+}
+
+func newRemoval(dry bool) *Removal {
+	return &Removal{DryRun: dry, Events: map[string]int64{}, Workspaces: map[string]*WorkspaceRemoval{}}
+}
+
+// removed counts n events of workspace ws removed by rule.
+func (r *Removal) removed(ws, rule string, n int64) *WorkspaceRemoval {
+	r.Events[rule] += n
+	w := r.Workspaces[ws]
+	if w == nil {
+		w = &WorkspaceRemoval{Events: map[string]int64{}}
+		r.Workspaces[ws] = w
+	}
+	w.Events[rule] += n
+	return w
+}
 
 // ApplyRetention removes from the archive under root what policy no longer
 // keeps at now: whole day partitions past their workspace's maximum age, and
@@ -99,11 +135,15 @@ func ApplyRetention(root string, policy Policy, now time.Time, dryRun bool, opts
 			if err != nil {
 				return rm, err
 			}
-			rm.Partitions = append(rm.Partitions, p.Dir)
-			rm.Events["max_age"] += n
 			if !dryRun {
 				if err := os.RemoveAll(p.Dir); err != nil {
 					return rm, fmt.Errorf("archive: retention: %w", err)
+				}
+			}
+			rm.Partitions = append(rm.Partitions, p.Dir)
+			if n > 0 {
+				if w := rm.removed(p.Workspace, "max_age", n); end.After(w.Before) {
+					w.Before = end
 				}
 			}
 			continue
@@ -172,27 +212,40 @@ func rewrite(parts []Partition, rm *Removal, rule string, dryRun bool, opts Opti
 				return err
 			}
 			keep := events[:0]
+			links := map[string]bool{} // of the events dropped
 			for _, ev := range events {
 				if !drop(ev) {
 					keep = append(keep, ev)
+				} else if ev.Link != nil {
+					links[ev.Link.ID] = true
 				}
 			}
 			removed := len(events) - len(keep)
 			if removed == 0 {
 				return nil
 			}
-			rm.Events[rule] += int64(removed)
-			rm.FilesRewritten++
-			if dryRun {
-				return nil
-			}
-			if len(keep) > 0 {
-				if _, _, err := WriteFile(p.Dir, keep, opts); err != nil {
+			if !dryRun {
+				if len(keep) > 0 {
+					if _, _, err := WriteFile(p.Dir, keep, opts); err != nil {
+						return err
+					}
+				}
+				if err := os.Remove(path); err != nil {
 					return err
 				}
 			}
-			if err := os.Remove(path); err != nil {
-				return err
+			w := rm.removed(p.Workspace, rule, int64(removed))
+			rm.FilesRewritten++
+			if rule == "inactive_link" {
+				for l := range links {
+					if !slices.Contains(w.InactiveLinks, l) {
+						w.InactiveLinks = append(w.InactiveLinks, l)
+					}
+				}
+				slices.Sort(w.InactiveLinks)
+			}
+			if dryRun {
+				return nil
 			}
 			return syncDir(p.Dir)
 		})
