@@ -156,6 +156,11 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) int {
 	var resp Response
 	msgs := make([]kafka.Message, 0, len(items))
 	for _, it := range items {
+		if it.Err == nil && it.Event.Actor.Type == sharelog.ActorSystem {
+			// Only sharelog itself writes system events (retention.applied):
+			// a producer must not be able to forge the archive's own record.
+			it.Err = sharelog.FieldErrors{{Field: "actor.type", Message: `"system" is reserved for the events sharelog makes itself`}}
+		}
 		if it.Err != nil {
 			resp.Errors = append(resp.Errors, eventError(it))
 			continue

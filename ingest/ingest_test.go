@@ -203,3 +203,24 @@ func TestConfigValidateHidesKeys(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestHandlerRefusesSystemEvents: an outside producer cannot forge the
+// events sharelog writes about itself; the rest of its batch goes through.
+func TestHandlerRefusesSystemEvents(t *testing.T) {
+	h := newHandler(t, nil)
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	forged := `{"id":"0193a1b2-c3d4-7e5f-8a9b-00000000000a","time":"2026-11-22T09:00:00Z","workspace":{"id":"ws"},"actor":{"type":"system"},"action":"retention.applied","result":"success","reason":"max_age: 9 events","client":{"ip":"127.0.0.1","kind":"api"}}`
+	good := `{"id":"0193a1b2-c3d4-7e5f-8a9b-00000000000b","time":"2026-11-22T09:00:00Z","workspace":{"id":"ws"},"actor":{"type":"anonymous"},"action":"access.blocked","result":"denied","reason":"ip_blocked","client":{"ip":"192.0.2.1","kind":"api"}}`
+	req, _ := http.NewRequest("POST", srv.URL, strings.NewReader(forged+"\n"+good+"\n"))
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 400 || !strings.Contains(string(body), `"accepted":1`) || !strings.Contains(string(body), `"field":"actor.type"`) || !strings.Contains(string(body), "reserved") {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+}
