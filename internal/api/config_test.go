@@ -60,9 +60,9 @@ func TestTokensFile(t *testing.T) {
 	}
 
 	for content, want := range map[string]string{
-		"soc " + sum1 + "\n":                        "api.tokens:1: want NAME SHA256HEX WORKSPACES",
+		"soc " + sum1 + "\n":                         "api.tokens:1: want NAME SHA256HEX WORKSPACES",
 		"\nsoc " + sum1 + " *\ncfg " + sum2 + " *\n": `api.tokens:3: token.name: "cfg" is also the name of tokens[0]`,
-		"soc nothex ws\n":                           "api.tokens:1: token.sha256: must be",
+		"soc nothex ws\n":                            "api.tokens:1: token.sha256: must be",
 	} {
 		os.WriteFile(path, []byte(content), 0o600)
 		if _, err := cfg.LoadTokens(); err == nil || !strings.Contains(err.Error(), "tokens_file: "+filepath.Dir(path)) || !strings.Contains(err.Error(), want) {
