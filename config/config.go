@@ -21,6 +21,7 @@ import (
 	"github.com/sharelog/sharelog/enrich"
 	"github.com/sharelog/sharelog/enrich/geo"
 	"github.com/sharelog/sharelog/ingest"
+	"github.com/sharelog/sharelog/internal/api"
 	"github.com/sharelog/sharelog/internal/cfgerr"
 	"github.com/sharelog/sharelog/internal/kafkax"
 	archivesink "github.com/sharelog/sharelog/sinks/archive"
@@ -39,6 +40,9 @@ type Config struct {
 	GeoIP   geo.Config    `yaml:"geoip"`
 	// Archive configures the archive sink (the Parquet archive).
 	Archive archivesink.Config `yaml:"archive"`
+	// API configures the query API (GET /v1/events, the link activity
+	// report) over the archive.
+	API api.Config `yaml:"api"`
 }
 
 // LogConfig configures the structured logs on stderr.
@@ -79,6 +83,7 @@ func (c *Config) SetDefaults() {
 	c.Enrich.SetDefaults()
 	c.GeoIP.SetDefaults()
 	c.Archive.SetDefaults(c.DataDir)
+	c.API.SetDefaults()
 }
 
 // Validate returns every problem, each naming its field path.
@@ -107,6 +112,7 @@ func (c *Config) Validate() error {
 		cfgerr.Prefix("enrich", c.Enrich.Validate()),
 		cfgerr.Prefix("geoip", c.GeoIP.Validate()),
 		cfgerr.Prefix("archive", c.Archive.Validate()),
+		cfgerr.Prefix("api", c.API.Validate()),
 	)
 	return errors.Join(errs...)
 }

@@ -25,6 +25,8 @@ func TestLoadFiles(t *testing.T) {
 			"enrich.session.timeout: 10s is not between 1m and 24h",
 			"geoip.city_db[0]: must not be empty",
 			`log.level: "loud" is not one of`,
+			"api.tokens[0].sha256: holds a token, not its SHA-256",
+			"api.max_in_flight: -2 must be at least 1",
 		}},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
@@ -33,7 +35,7 @@ func TestLoadFiles(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if cfg.HTTP.Addr == "" || cfg.Kafka.TopicPrefix == "" || cfg.Enrich.Session.Timeout == 0 {
+				if cfg.HTTP.Addr == "" || cfg.Kafka.TopicPrefix == "" || cfg.Enrich.Session.Timeout == 0 || cfg.API.MaxInFlight == 0 {
 					t.Fatalf("defaults not applied: %+v", cfg)
 				}
 				return
@@ -46,7 +48,7 @@ func TestLoadFiles(t *testing.T) {
 					t.Errorf("error lacks %q:\n%v", frag, err)
 				}
 			}
-			if strings.Contains(err.Error(), "short]") {
+			if strings.Contains(err.Error(), "short]") || strings.Contains(err.Error(), "this-is-a-token") {
 				t.Error("error shows a key's value")
 			}
 		})
@@ -111,7 +113,7 @@ func TestEveryKeyHasAVariable(t *testing.T) {
 		}
 		seen[v] = k
 	}
-	for _, want := range []string{"SHARELOG_HTTP_ADDR", "SHARELOG_KAFKA_BROKERS", "SHARELOG_INGEST_KEYS", "SHARELOG_GEOIP_CITY_DB", "SHARELOG_DATA_DIR", "SHARELOG_KAFKA_EMBEDDED_ADDR"} {
+	for _, want := range []string{"SHARELOG_HTTP_ADDR", "SHARELOG_KAFKA_BROKERS", "SHARELOG_INGEST_KEYS", "SHARELOG_GEOIP_CITY_DB", "SHARELOG_DATA_DIR", "SHARELOG_KAFKA_EMBEDDED_ADDR", "SHARELOG_API_TOKENS_FILE", "SHARELOG_API_MAX_IN_FLIGHT"} {
 		if seen[want] == "" {
 			t.Errorf("no key for %s", want)
 		}
@@ -132,5 +134,16 @@ func unwrapAll(err error) error {
 			return err
 		}
 		err = u.Unwrap()
+	}
+}
+
+func TestAPISection(t *testing.T) {
+	cfg, _, err := Load(filepath.Join("testdata", "good-full.yaml"), []string{"SHARELOG_API_TOKENS_FILE=/run/secrets/api.tokens"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.API.Tokens) != 2 || cfg.API.Tokens[0].Workspaces[0] != "*" || cfg.API.Tokens[1].Workspaces[1] != "ws-acme-eu" ||
+		cfg.API.TokensFile != "/run/secrets/api.tokens" {
+		t.Fatalf("api: %+v", cfg.API)
 	}
 }
