@@ -7,7 +7,7 @@ DATA_DIR  ?= ./data
 BIN       := bin/sharelog
 TESTDATA  := .cache/testdata
 
-.PHONY: run build geoip test test-kafka testdata vet bench bench-e2e bench-kafka
+.PHONY: run build geoip test test-kafka testdata vet bench bench-e2e bench-kafka bench-archive
 
 build:
 	$(GO) build -o $(BIN) ./cmd/sharelog
@@ -58,6 +58,12 @@ bench:
 bench-e2e: geoip build
 	$(BIN) bench --events 300000
 	$(BIN) bench --rate 5000 --duration 20s --batch 50
+
+# The archive: write rate, bytes per event against NDJSON and zstd NDJSON,
+# query latency against DuckDB on the same files (python3 with duckdb and
+# pyarrow). The dataset (~1 GB) stays in .cache/bench-archive for --reuse.
+bench-archive: geoip build
+	$(BIN) bench archive --events 10000000 --days 30 --dir .cache/bench-archive --reuse
 
 # The same two runs against Apache Kafka (started and stopped here).
 bench-kafka: geoip build

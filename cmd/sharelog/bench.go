@@ -16,6 +16,9 @@ import (
 )
 
 func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "archive" {
+		return benchArchiveCmd(ctx, args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("sharelog bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	o := bench.Options{}
