@@ -1,7 +1,7 @@
 // Package pipeline wires sharelog's roles together from a configuration:
 // the embedded broker when no brokers are configured, topic creation, the
-// ingest endpoint, the enrich workers, and the HTTP server with /metrics,
-// /healthz and /readyz. `sharelog run`, the single-role commands, the
+// ingest endpoint, the enrich workers, the archive sink, the query API, and
+// the HTTP server with /metrics, /healthz and /readyz. `sharelog run`, the single-role commands, the
 // end-to-end bench and the end-to-end tests all start the pipeline here, so
 // they share one code path.
 package pipeline
@@ -30,6 +30,8 @@ import (
 	"github.com/sharelog/sharelog/enrich/geo"
 	"github.com/sharelog/sharelog/enrich/platform"
 	"github.com/sharelog/sharelog/ingest"
+	"github.com/sharelog/sharelog/internal/api"
+	"github.com/sharelog/sharelog/internal/cfgerr"
 	"github.com/sharelog/sharelog/internal/kafkax"
 	"github.com/sharelog/sharelog/internal/secret"
 	archivesink "github.com/sharelog/sharelog/sinks/archive"
@@ -43,13 +45,18 @@ const (
 	Ingest Roles = 1 << iota
 	Enrich
 	Archive
+	// API serves the query API over archive.dir; it alone needs no Kafka.
+	API
 )
+
+// kafkaRoles are the roles that need Kafka.
+const kafkaRoles = Ingest | Enrich | Archive
 
 // Options are what the caller provides beyond the configuration.
 type Options struct {
 	Logger *slog.Logger // nil: quiet
 	// Notice receives the one-time messages meant for the person starting
-	// sharelog (a generated ingest key); nil: discarded.
+	// sharelog (a generated ingest key or API token); nil: discarded.
 	Notice io.Writer
 	// Embedded allows starting the embedded broker when no brokers are
 	// configured (sharelog run); without it, brokers are required.
@@ -76,8 +83,9 @@ type Pipeline struct {
 }
 
 // Start prepares the roles: it starts the embedded broker if needed, creates
-// missing topics, opens the GeoIP databases and binds the HTTP listener. On
-// error everything started is stopped again.
+// missing topics, opens the GeoIP databases and binds the HTTP listener. Only
+// roles other than API connect to Kafka. On error everything started is
+// stopped again.
 func Start(ctx context.Context, cfg *config.Config, roles Roles, opts Options) (p *Pipeline, err error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -86,37 +94,19 @@ func Start(ctx context.Context, cfg *config.Config, roles Roles, opts Options) (
 		opts.Notice = io.Discard
 	}
 	p = &Pipeline{cfg: cfg, log: opts.Logger, reg: prometheus.NewRegistry()}
+	started := p // the returns below set p to nil before this runs
 	defer func() {
 		if err != nil {
-			p.close()
+			started.close()
 			p = nil
 		}
 	}()
 	p.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	brokers := cfg.Kafka.Brokers
-	if len(brokers) == 0 {
-		if !opts.Embedded {
-			return nil, errors.New("kafka.brokers: required for this role (SHARELOG_KAFKA_BROKERS); only `sharelog run` starts an embedded broker")
-		}
-		dir := filepath.Join(cfg.DataDir, "kafka")
-		p.embedded, err = kafkax.StartEmbedded(cfg.Kafka.Embedded, dir, cfg.Kafka.Partitions)
-		if err != nil {
+	if roles&kafkaRoles != 0 {
+		if err := p.connectKafka(ctx, opts); err != nil {
 			return nil, err
 		}
-		p.closers = append(p.closers, func() error { p.embedded.Close(); return nil })
-		brokers = []string{p.embedded.Addr()}
-		p.log.Info("embedded Kafka broker started", "addr", p.embedded.Addr(), "data", dir)
-	}
-	if p.conn, err = kafkax.NewConn(cfg.Kafka, brokers); err != nil {
-		return nil, err
-	}
-	p.closers = append(p.closers, func() error { p.conn.Close(); return nil })
-	t := cfg.Kafka.Topics()
-	tctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
-	if err := p.conn.EnsureTopics(tctx, t.Raw, t.Enriched, t.DLQ); err != nil {
-		return nil, err
 	}
 
 	mux := http.NewServeMux()
@@ -141,11 +131,83 @@ func Start(ctx context.Context, cfg *config.Config, roles Roles, opts Options) (
 		p.archLag = kafkax.NewLagMonitor(p.conn, p.archive.Group(), cfg.Kafka.Topics().Enriched, 10*time.Second, p.log, p.reg)
 	}
 
+	if roles&API != 0 {
+		if err := p.startAPI(opts, mux); err != nil {
+			return nil, err
+		}
+	}
+
 	if p.listener, err = net.Listen("tcp", cfg.HTTP.Addr); err != nil {
 		return nil, fmt.Errorf("http.addr: %w", err)
 	}
 	p.server = &http.Server{Handler: mux, ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout, ErrorLog: slog.NewLogLogger(p.log.Handler(), slog.LevelWarn)}
 	return p, nil
+}
+
+// connectKafka starts the embedded broker when no brokers are configured
+// (if allowed), connects and creates the missing topics.
+func (p *Pipeline) connectKafka(ctx context.Context, opts Options) (err error) {
+	cfg := p.cfg
+	brokers := cfg.Kafka.Brokers
+	if len(brokers) == 0 {
+		if !opts.Embedded {
+			return errors.New("kafka.brokers: required for this role (SHARELOG_KAFKA_BROKERS); only `sharelog run` starts an embedded broker")
+		}
+		dir := filepath.Join(cfg.DataDir, "kafka")
+		p.embedded, err = kafkax.StartEmbedded(cfg.Kafka.Embedded, dir, cfg.Kafka.Partitions)
+		if err != nil {
+			return err
+		}
+		p.closers = append(p.closers, func() error { p.embedded.Close(); return nil })
+		brokers = []string{p.embedded.Addr()}
+		p.log.Info("embedded Kafka broker started", "addr", p.embedded.Addr(), "data", dir)
+	}
+	if p.conn, err = kafkax.NewConn(cfg.Kafka, brokers); err != nil {
+		return err
+	}
+	p.closers = append(p.closers, func() error { p.conn.Close(); return nil })
+	t := cfg.Kafka.Topics()
+	tctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := p.conn.EnsureTopics(tctx, t.Raw, t.Enriched, t.DLQ); err != nil {
+		return err
+	}
+	return nil
+}
+
+// startAPI serves the query API over archive.dir with the configured tokens,
+// else the generated one kept in the data directory (created and printed
+// once).
+func (p *Pipeline) startAPI(opts Options, mux *http.ServeMux) error {
+	tokens, err := p.cfg.API.LoadTokens()
+	if err != nil {
+		return cfgerr.Prefix("api", err)
+	}
+	if len(tokens) == 0 {
+		path := filepath.Join(p.cfg.DataDir, "api.token")
+		value, created, err := secret.LoadOrCreate(path, api.TokenPrefix, 32)
+		if err != nil {
+			return fmt.Errorf("api token: %w", err)
+		}
+		if created {
+			fmt.Fprintf(opts.Notice, "No API token was configured, so sharelog generated one that reads every workspace and stored it in %s:\n\n    %s\n\nSend it as \"Authorization: Bearer <token>\" to GET /v1/events and GET /v1/links/{id}/activity. It is printed only this once.\nMake tokens limited to some workspaces with `sharelog token` (api.tokens).\n\n", path, value)
+		} else {
+			p.log.Info("using the generated API token", "file", path)
+		}
+		tokens = []api.Token{{Name: "generated", Workspaces: []string{api.AllWorkspaces}, SHA256: api.Digest(value)}}
+	}
+	auth, err := api.NewAuthenticator(tokens)
+	if err != nil {
+		return cfgerr.Prefix("api", err)
+	}
+	h, err := api.NewHandler(p.cfg.API, api.Deps{ArchiveDir: p.cfg.Archive.Dir, Auth: auth, Logger: p.log.With("role", "api"), Registerer: p.reg})
+	if err != nil {
+		return err
+	}
+	for _, pattern := range api.Patterns {
+		mux.Handle(pattern, h)
+	}
+	return nil
 }
 
 func (p *Pipeline) startIngest(opts Options, mux *http.ServeMux) error {
@@ -273,7 +335,8 @@ func DefaultGeoIP(dataDir string) []string {
 }
 
 // readiness answers 200 when Kafka answers a metadata request, checked at
-// most every two seconds.
+// most every two seconds; always, for a process without Kafka (the api role
+// alone).
 func (p *Pipeline) readiness() http.Handler {
 	var (
 		mu      sync.Mutex
@@ -281,6 +344,10 @@ func (p *Pipeline) readiness() http.Handler {
 		last    error
 	)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p.conn == nil {
+			io.WriteString(w, "ready\n")
+			return
+		}
 		mu.Lock()
 		if time.Since(checked) > 2*time.Second {
 			last = p.conn.Ping(r.Context(), 2*time.Second)
@@ -300,8 +367,13 @@ func (p *Pipeline) readiness() http.Handler {
 func (p *Pipeline) Addr() string { return p.listener.Addr().String() }
 
 // Brokers are the Kafka bootstrap addresses in use (the embedded broker's
-// when it runs).
-func (p *Pipeline) Brokers() []string { return p.conn.Brokers() }
+// when it runs); none without Kafka.
+func (p *Pipeline) Brokers() []string {
+	if p.conn == nil {
+		return nil
+	}
+	return p.conn.Brokers()
+}
 
 // IngestKeys are the accepted ingest keys (nil without the ingest role).
 func (p *Pipeline) IngestKeys() []string { return p.ingestKeys }
