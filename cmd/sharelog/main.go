@@ -1,6 +1,6 @@
 // Command sharelog runs the sharelog pipeline: every role together (run) or
-// one role per process (ingest, enrich), and the tools around it (simulate,
-// bench).
+// one role per process (ingest, enrich, sink, api), and the tools around it
+// (query, export, token, retention, simulate, bench).
 package main
 
 import (
@@ -21,6 +21,13 @@ Usage:
   sharelog ingest    [--config FILE]   POST /v1/events → <prefix>.raw
   sharelog enrich    [--config FILE]   <prefix>.raw → geo, platform, session → <prefix>.enriched
   sharelog sink archive [--config FILE]  <prefix>.enriched → Parquet archive (archive.dir)
+  sharelog api       [--config FILE]   GET /v1/events, GET /v1/links/{id}/activity over archive.dir (no Kafka needed)
+  sharelog query     (--workspace ID | --all-workspaces) [--from T] [--to T] [--action A] [--user EMAIL] [--link ID]
+                     [--file ID] [--ip IP|CIDR] [--country CC] [--result R] [--limit N] [--format table|json|ndjson|csv]
+                                       print archived events, newest first (reads archive.dir)
+  sharelog export    (--link ID [--workspace ID] | --workspace ID) [--from T] [--to T] [--shape access|audit] [-o FILE]
+                                       write a CSV export (access log of a link, audit log of a workspace)
+  sharelog token     --name NAME --workspace ID[,ID] | '*'   make an API token; prints it once and its configuration
   sharelog retention [--dry-run] [--erase EMAIL]  apply the archive's retention (or erase a person's events)
   sharelog simulate  [flags]           send traffic like a busy link and file server
   sharelog bench     [flags]           measure ingest → Kafka → enrich end to end
@@ -50,7 +57,7 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cmd, rest := args[0], args[1:]
 	switch cmd {
 	case "run":
-		return runRoles(ctx, "run", rest, stdout, stderr, roleIngest|roleEnrich|roleArchive)
+		return runRoles(ctx, "run", rest, stdout, stderr, roleIngest|roleEnrich|roleArchive|roleAPI)
 	case "ingest":
 		return runRoles(ctx, "ingest", rest, stdout, stderr, roleIngest)
 	case "enrich":
@@ -60,6 +67,14 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return fmt.Errorf("sink: name the sink to run (built so far: archive)")
 		}
 		return runRoles(ctx, "sink archive", rest[1:], stdout, stderr, roleArchive)
+	case "api":
+		return runRoles(ctx, "api", rest, stdout, stderr, roleAPI)
+	case "query":
+		return queryCmd(ctx, rest, stdout, stderr)
+	case "export":
+		return exportCmd(ctx, rest, stdout, stderr)
+	case "token":
+		return tokenCmd(rest, stdout, stderr)
 	case "retention":
 		return retentionCmd(ctx, rest, stdout, stderr)
 	case "simulate":

@@ -19,6 +19,7 @@ const (
 	roleIngest  = pipeline.Ingest
 	roleEnrich  = pipeline.Enrich
 	roleArchive = pipeline.Archive
+	roleAPI     = pipeline.API
 )
 
 // loadConfig parses the common --config flag and loads the configuration.
