@@ -743,3 +743,17 @@ func TestParseTimeBound(t *testing.T) {
 		}
 	}
 }
+
+func TestTooManyInFlight(t *testing.T) {
+	w := &world{root: t.TempDir(), tokens: map[string]string{}}
+	w.start(t, Config{MaxInFlight: 1})
+	w.h.slots <- struct{}{} // a query in flight
+	resp, body := w.get(t, "all", "/v1/events")
+	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") != "1" {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	<-w.h.slots
+	if resp, body := w.get(t, "all", "/v1/events"); resp.StatusCode != 200 {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+}
