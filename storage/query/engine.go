@@ -75,7 +75,9 @@ var errStop = errors.New("stop")
 func (e *Engine) Search(ctx context.Context, f Filter, limit int, after *Cursor) (Page, error) {
 	limit = min(max(limit, 1), MaxLimit)
 	var page Page
-	st, err := e.Each(ctx, f, after, func(ev *sharelog.Event) error {
+	// The first chunk read is the page and one more (to know whether a
+	// next page exists), so a small page reads few rows.
+	st, err := e.each(ctx, f, after, limit+1, func(ev *sharelog.Event) error {
 		if len(page.Events) == limit {
 			c := CursorOf(page.Events[limit-1])
 			page.Next = &c
@@ -99,6 +101,12 @@ func (e *Engine) Search(ctx context.Context, f Filter, limit int, after *Cursor)
 // bytes) for every matching row of the day it is reading, and reads the
 // events themselves a chunk at a time.
 func (e *Engine) Each(ctx context.Context, f Filter, after *Cursor, fn func(*sharelog.Event) error) (Stats, error) {
+	return e.each(ctx, f, after, maxChunk, fn)
+}
+
+// each is Each reading the first chunk of events firstChunk rows at most,
+// doubling from there up to maxChunk.
+func (e *Engine) each(ctx context.Context, f Filter, after *Cursor, firstChunk int, fn func(*sharelog.Event) error) (Stats, error) {
 	var st Stats
 	if err := f.Validate(); err != nil {
 		return st, err
@@ -115,7 +123,7 @@ func (e *Engine) Each(ctx context.Context, f Filter, after *Cursor, fn func(*sha
 		if err := ctx.Err(); err != nil {
 			return st, err
 		}
-		if err := e.day(ctx, d, c, after, &st, fn); err != nil {
+		if err := e.day(ctx, d, c, after, &st, &firstChunk, fn); err != nil {
 			return st, err
 		}
 	}
@@ -180,13 +188,13 @@ type openFile struct {
 	pf   *parquet.File
 }
 
-// chunkRows is how many hits are read as events at a time.
-const chunkRows = 2048
+// maxChunk is the most hits read as events at a time.
+const maxChunk = 2048
 
 // day runs the query over one day: it collects the hits of every file, sorts
 // them newest first and hands the events to fn in that order, without
 // repeats.
-func (e *Engine) day(ctx context.Context, d day, c *compiled, after *Cursor, st *Stats, fn func(*sharelog.Event) error) error {
+func (e *Engine) day(ctx context.Context, d day, c *compiled, after *Cursor, st *Stats, chunk *int, fn func(*sharelog.Event) error) error {
 	var files []*openFile
 	defer func() {
 		for _, of := range files {
@@ -236,7 +244,8 @@ func (e *Engine) day(ctx context.Context, d day, c *compiled, after *Cursor, st 
 	for len(hits) > 0 {
 		// A chunk never splits hits of one time, so the repeats of an
 		// event (same id, same time) are in the same chunk.
-		n := min(chunkRows, len(hits))
+		n := min(*chunk, len(hits))
+		*chunk = min(*chunk*2, maxChunk)
 		for n < len(hits) && hits[n].micros == hits[n-1].micros {
 			n++
 		}
