@@ -2,6 +2,7 @@ package sharelog
 
 import (
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -55,3 +56,35 @@ func RetryAfter(err error) (time.Duration, bool) {
 	}
 	return 0, false
 }
+
+// BatchError is the answer of a destination that judges the events of a
+// batch one by one (Elasticsearch _bulk): Errs[i] is nil when event i of the
+// batch was accepted, else why it was not (a *PermanentError or a
+// *RetryableError). Errs has one entry per event of the batch.
+type BatchError struct{ Errs []error }
+
+func (e *BatchError) Error() string {
+	failed := 0
+	var first error
+	for _, err := range e.Errs {
+		if err != nil {
+			failed++
+			if first == nil {
+				first = err
+			}
+		}
+	}
+	if first == nil {
+		return "batch: every event accepted"
+	}
+	return fmt.Sprintf("batch: %d of %d events not accepted, first: %v", failed, len(e.Errs), first)
+}
+
+// DisabledError means the destination asked not to be called again (a
+// webhook receiver answering 410 Gone). The delivery engine stops delivering
+// to that sink, commits nothing more, says so in its logs and metrics, and
+// leaves the backlog in Kafka until the sink is re-enabled (restarted).
+type DisabledError struct{ Err error }
+
+func (e *DisabledError) Error() string { return "disabled: " + e.Err.Error() }
+func (e *DisabledError) Unwrap() error { return e.Err }

@@ -11,15 +11,26 @@ type Enricher interface {
 	Enrich(ev *Event)
 }
 
-// Sink delivers enriched events to one destination.
+// Sink delivers enriched events to one destination. The delivery engine
+// (package sinks/delivery) owns consuming, batching, retrying, the
+// dead-letter topic and committing; a Sink only talks to its destination.
 //
-// Write delivers a batch in order and returns only once the destination has
-// accepted every event durably, or with an error: a *PermanentError for the
-// events the destination refused (they go to the dead-letter topic), any
-// other error, typically a *RetryableError, when the batch should be tried
-// again. The context bounds the whole call. The caller owns the batch; the
-// sink must not keep it after Write returns. Write is not called
-// concurrently on one Sink; Close is called once, after the last Write.
+// Write delivers a batch, in order, and returns nil only once the
+// destination has accepted every event of it. Otherwise it returns:
+//   - a *BatchError when the destination answered event by event, so that
+//     only the events that failed are retried or dead-lettered;
+//   - a *PermanentError when retrying cannot help (the destination refused
+//     the request itself): the engine splits the batch to find the events
+//     refused and sends those, alone, to the dead-letter topic;
+//   - a *DisabledError when the destination asked not to be called again;
+//   - any other error, typically a *RetryableError (with Retry-After), when
+//     the same batch should be tried again later.
+//
+// The context bounds the call, including its network round trips. The
+// caller owns the batch; the sink must not keep it or change its events
+// after Write returns. Write may be called concurrently (the engine runs
+// several batches at once, never two of one link); Close is called once,
+// after the last Write has returned.
 type Sink interface {
 	Write(ctx context.Context, batch []*Event) error
 	Close() error
