@@ -35,3 +35,23 @@ func TestReadLines(t *testing.T) {
 		t.Fatalf("empty file: %v", err)
 	}
 }
+
+func TestRef(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "s")
+	os.WriteFile(path, []byte("# rotation\nwhsec_new\nwhsec_old\n"), 0o600)
+	got, err := Ref{File: path}.Load()
+	if err != nil || len(got) != 2 || got[0] != "whsec_new" {
+		t.Fatalf("file: %v %v", got, err)
+	}
+	t.Setenv("SHARELOG_TEST_SECRET", " a , b,")
+	got, err = Ref{Env: "SHARELOG_TEST_SECRET"}.Load()
+	if err != nil || len(got) != 2 || got[1] != "b" {
+		t.Fatalf("env: %v %v", got, err)
+	}
+	for _, bad := range []Ref{{}, {File: path, Env: "X"}, {Env: "SHARELOG_TEST_UNSET_VAR"}, {File: filepath.Join(dir, "missing")}} {
+		if _, err := bad.Load(); err == nil || strings.Contains(err.Error(), "whsec") {
+			t.Errorf("%+v: %v", bad, err)
+		}
+	}
+}
