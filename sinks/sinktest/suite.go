@@ -381,4 +381,3 @@ func (r *Recorder) Accept(ids ...string) {
 	defer r.mu.Unlock()
 	r.received = append(r.received, ids...)
 }
-
