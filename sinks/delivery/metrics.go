@@ -1,6 +1,10 @@
 package delivery
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // metrics are one runner's; every series carries the label sink=<name>, so
 // runners of several sinks share a registry.
@@ -11,7 +15,7 @@ type metrics struct {
 	disabled prometheus.Gauge
 }
 
-func newMetrics(name string, reg prometheus.Registerer, tr *tracker) *metrics {
+func newMetrics(name string, reg prometheus.Registerer, tr *tracker) (*metrics, error) {
 	labels := prometheus.Labels{"sink": name}
 	m := &metrics{
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -40,13 +44,19 @@ func newMetrics(name string, reg prometheus.Registerer, tr *tracker) *metrics {
 	for _, o := range []string{"delivered", "retried", "dead_lettered", "filtered"} {
 		m.events.WithLabelValues(o)
 	}
-	if reg != nil {
-		reg.MustRegister(m.events, m.latency, m.batch, m.disabled,
-			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-				Name:        "sharelog_sink_in_flight_events",
-				Help:        "Events taken from Kafka and not yet delivered, dead-lettered or filtered.",
-				ConstLabels: labels,
-			}, func() float64 { return float64(tr.inFlight()) }))
+	if reg == nil {
+		return m, nil
 	}
-	return m
+	for _, c := range []prometheus.Collector{m.events, m.latency, m.batch, m.disabled,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name:        "sharelog_sink_in_flight_events",
+			Help:        "Events taken from Kafka and not yet delivered, dead-lettered or filtered.",
+			ConstLabels: labels,
+		}, func() float64 { return float64(tr.inFlight()) }),
+	} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("metrics of sink %s: %w (two sinks of one name?)", name, err)
+		}
+	}
+	return m, nil
 }

@@ -81,7 +81,10 @@ func New(name string, sink sharelog.Sink, filter Filter, opts Options, deps Deps
 		topics: deps.Conn.Config().Topics(), log: deps.Logger.With("sink", name), tr: newTracker(),
 	}
 	r.group = r.conn.Config().TopicPrefix + "-sink-" + name
-	r.m = newMetrics(name, deps.Registerer, r.tr)
+	var err error
+	if r.m, err = newMetrics(name, deps.Registerer, r.tr); err != nil {
+		return nil, fmt.Errorf("delivery: %w", err)
+	}
 	return r, nil
 }
 
