@@ -94,7 +94,6 @@ func TestFilterAndOptionsValidate(t *testing.T) {
 	}
 }
 
-
 // funcSink answers with a function of the batch.
 type funcSink struct {
 	mu     sync.Mutex
