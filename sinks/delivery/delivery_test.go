@@ -360,3 +360,60 @@ func TestMemoryStaysBoundedWhileDown(t *testing.T) {
 		t.Fatalf("%d messages in flight while the destination is down, bound %d", n, bound)
 	}
 }
+
+func TestReplay(t *testing.T) {
+	var events []*sharelog.Event
+	for i := range 100 {
+		events = append(events, &sharelog.Event{ID: fmt.Sprintf("e%03d", i), Link: &sharelog.Link{ID: "l"}})
+	}
+	first := true
+	sink := &funcSink{answer: func(batch []*sharelog.Event) error {
+		if first {
+			first = false
+			return sharelog.Retryable(errors.New("503"), 0)
+		}
+		for _, ev := range batch {
+			if ev.ID == "e042" {
+				return sharelog.Permanent(errors.New("HTTP 400"))
+			}
+		}
+		return nil
+	}}
+	opts := Options{BatchEvents: 16, RetryInitial: time.Millisecond, RetryMax: 5 * time.Millisecond}
+	opts.SetDefaults()
+	var refused []string
+	var progress []int64
+	st, err := Replay(context.Background(), sink, opts, nil, func(fn func(*sharelog.Event) error) error {
+		for _, ev := range events {
+			if err := fn(ev); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, func(ev *sharelog.Event, reason error) {
+		refused = append(refused, ev.ID+": "+reason.Error())
+	}, func(s ReplayStats) { progress = append(progress, s.Accepted+s.Refused) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Read != 100 || st.Accepted != 99 || st.Refused != 1 || len(refused) != 1 || !strings.HasPrefix(refused[0], "e042: permanent: HTTP 400") {
+		t.Fatalf("%+v %v", st, refused)
+	}
+	got := sink.received()
+	want := make([]string, 0, 99)
+	for _, ev := range events {
+		if ev.ID != "e042" {
+			want = append(want, ev.ID)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("order: %v", got)
+	}
+	if len(progress) != 7 || progress[6] != 100 {
+		t.Fatalf("progress %v", progress)
+	}
+	gone := &funcSink{answer: func([]*sharelog.Event) error { return &sharelog.DisabledError{Err: errors.New("410")} }}
+	if _, err := Replay(context.Background(), gone, opts, nil, func(fn func(*sharelog.Event) error) error { return fn(events[0]) }, nil, nil); !errors.Is(err, errDisabled) {
+		t.Fatalf("disabled destination: %v", err)
+	}
+}

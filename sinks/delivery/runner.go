@@ -60,6 +60,11 @@ type Runner struct {
 	tr       *tracker
 	dlq      *kafka.Writer
 	disabled atomic.Bool
+	// onAccepted and onRefused settle the events deliver is done with: for
+	// the stream, mark them done (after the DLQ for refused ones); for a
+	// replay, count and report them.
+	onAccepted func(items []item)
+	onRefused  func(ctx context.Context, items []item, reasons []error) error
 }
 
 // New returns a runner delivering to sink, which it closes when Run
@@ -81,6 +86,7 @@ func New(name string, sink sharelog.Sink, filter Filter, opts Options, deps Deps
 		topics: deps.Conn.Config().Topics(), log: deps.Logger.With("sink", name), tr: newTracker(),
 	}
 	r.group = r.conn.Config().TopicPrefix + "-sink-" + name
+	r.onAccepted, r.onRefused = r.delivered, r.deadLetter
 	var err error
 	if r.m, err = newMetrics(name, deps.Registerer, r.tr); err != nil {
 		return nil, fmt.Errorf("delivery: %w", err)
@@ -225,15 +231,18 @@ func (r *Runner) lane(ctx context.Context, in <-chan item) {
 	}
 }
 
+// errDisabled is deliver's answer once the destination has asked not to be
+// called again.
+var errDisabled = errors.New("delivery: the destination asked not to be called again")
+
 // deliver sends items until the destination has taken or refused each of
-// them; it returns an error only when ctx ends first (or the sink is
-// disabled), leaving the rest uncommitted.
+// them; it returns an error only when ctx ends first or the sink is
+// disabled (errDisabled), leaving the rest uncommitted.
 func (r *Runner) deliver(ctx context.Context, items []item) error {
 	pending := items
 	for attempt := 0; len(pending) > 0; attempt++ {
 		if r.disabled.Load() {
-			<-ctx.Done()
-			return ctx.Err()
+			return errDisabled
 		}
 		events := make([]*sharelog.Event, len(pending))
 		for i, it := range pending {
@@ -252,14 +261,13 @@ func (r *Runner) deliver(ctx context.Context, items []item) error {
 		)
 		switch {
 		case err == nil:
-			r.delivered(pending)
+			r.onAccepted(pending)
 			return nil
 		case errors.As(err, &de):
 			r.disabled.Store(true)
 			r.m.disabled.Set(1)
 			r.log.Error("the destination asked not to be called again: deliveries to this sink stop until it is restarted; its backlog waits in Kafka", "err", err)
-			<-ctx.Done()
-			return ctx.Err()
+			return errDisabled
 		case errors.As(err, &be) && len(be.Errs) == len(pending):
 			var ok, retry, dead []item
 			var reasons []error
@@ -274,16 +282,16 @@ func (r *Runner) deliver(ctx context.Context, items []item) error {
 					err = e
 				}
 			}
-			r.delivered(ok)
+			r.onAccepted(ok)
 			if len(dead) > 0 {
-				if err := r.deadLetter(ctx, dead, reasons); err != nil {
+				if err := r.onRefused(ctx, dead, reasons); err != nil {
 					return err
 				}
 			}
 			pending = retry
 		case sharelog.IsPermanent(err):
 			if len(pending) == 1 {
-				return r.deadLetter(ctx, pending, []error{err})
+				return r.onRefused(ctx, pending, []error{err})
 			}
 			// Split to find the events refused; the others go through.
 			half := len(pending) / 2
