@@ -77,7 +77,7 @@ func (e *Engine) Search(ctx context.Context, f Filter, limit int, after *Cursor)
 	var page Page
 	// The first chunk read is the page and one more (to know whether a
 	// next page exists), so a small page reads few rows.
-	st, err := e.each(ctx, f, after, limit+1, func(ev *sharelog.Event) error {
+	st, err := e.each(ctx, f, after, limit+1, false, func(ev *sharelog.Event) error {
 		if len(page.Events) == limit {
 			c := CursorOf(page.Events[limit-1])
 			page.Next = &c
@@ -101,12 +101,20 @@ func (e *Engine) Search(ctx context.Context, f Filter, limit int, after *Cursor)
 // bytes) for every matching row of the day it is reading, and reads the
 // events themselves a chunk at a time.
 func (e *Engine) Each(ctx context.Context, f Filter, after *Cursor, fn func(*sharelog.Event) error) (Stats, error) {
-	return e.each(ctx, f, after, maxChunk, fn)
+	return e.each(ctx, f, after, maxChunk, false, fn)
+}
+
+// EachOldestFirst calls fn with every event matching f, oldest first (by
+// time, then id), until fn returns an error, which it returns as it is: the
+// order in which a replay re-sends archived events. Memory is bounded as
+// for Each.
+func (e *Engine) EachOldestFirst(ctx context.Context, f Filter, fn func(*sharelog.Event) error) (Stats, error) {
+	return e.each(ctx, f, nil, maxChunk, true, fn)
 }
 
 // each is Each reading the first chunk of events firstChunk rows at most,
 // doubling from there up to maxChunk.
-func (e *Engine) each(ctx context.Context, f Filter, after *Cursor, firstChunk int, fn func(*sharelog.Event) error) (Stats, error) {
+func (e *Engine) each(ctx context.Context, f Filter, after *Cursor, firstChunk int, oldestFirst bool, fn func(*sharelog.Event) error) (Stats, error) {
 	var st Stats
 	if err := f.Validate(); err != nil {
 		return st, err
@@ -115,7 +123,10 @@ func (e *Engine) each(ctx context.Context, f Filter, after *Cursor, firstChunk i
 	if err != nil {
 		return st, err
 	}
-	days, err := e.days(f, after)
+	if oldestFirst {
+		c.dir = -1
+	}
+	days, err := e.days(f, after, c.dir)
 	if err != nil {
 		return st, err
 	}
@@ -138,7 +149,7 @@ type day struct {
 
 // days lists the partitions the query can touch, grouped by day, newest day
 // first.
-func (e *Engine) days(f Filter, after *Cursor) ([]day, error) {
+func (e *Engine) days(f Filter, after *Cursor, dir int) ([]day, error) {
 	byDay := map[time.Time][]archive.Partition{}
 	for _, ws := range dedupe(f.Workspaces) {
 		parts, err := archive.WorkspacePartitions(e.root, ws)
@@ -163,7 +174,7 @@ func (e *Engine) days(f Filter, after *Cursor) ([]day, error) {
 	for d, parts := range byDay {
 		out = append(out, day{day: d, parts: parts})
 	}
-	slices.SortFunc(out, func(a, b day) int { return b.day.Compare(a.day) })
+	slices.SortFunc(out, func(a, b day) int { return dir * b.day.Compare(a.day) })
 	return out, nil
 }
 
@@ -230,8 +241,8 @@ func (e *Engine) day(ctx context.Context, d day, c *compiled, after *Cursor, st 
 		}
 	}
 	slices.SortFunc(hits, func(a, b hit) int {
-		if c := cmp.Compare(b.micros, a.micros); c != 0 {
-			return c
+		if d := c.dir * cmp.Compare(b.micros, a.micros); d != 0 {
+			return d
 		}
 		if c := cmp.Compare(a.file, b.file); c != 0 {
 			return c
@@ -255,10 +266,10 @@ func (e *Engine) day(ctx context.Context, d day, c *compiled, after *Cursor, st 
 		}
 		hits = hits[n:]
 		slices.SortFunc(evs, func(a, b *sharelog.Event) int {
-			if c := b.Time.Compare(a.Time); c != 0 {
-				return c
+			if d := c.dir * b.Time.Compare(a.Time); d != 0 {
+				return d
 			}
-			return cmp.Compare(b.ID, a.ID)
+			return c.dir * cmp.Compare(b.ID, a.ID)
 		})
 		for i, ev := range evs {
 			if i > 0 && evs[i-1].ID == ev.ID {

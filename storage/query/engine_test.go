@@ -407,3 +407,20 @@ func firstDiff(got, want []string) string {
 	}
 	return "one is a prefix of the other"
 }
+
+func TestEachOldestFirst(t *testing.T) {
+	w := newWorld(t)
+	f := Filter{Workspaces: workspacesOf(w.events), Actions: []string{"link.*"}}
+	want := w.expect(f, nil)
+	slices.Reverse(want)
+	var got []string
+	if _, err := New(w.root).EachOldestFirst(context.Background(), f, func(ev *sharelog.Event) error {
+		got = append(got, ev.ID)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(want) == 0 || !slices.Equal(got, want) {
+		t.Fatalf("got %d, want %d\n%s", len(got), len(want), firstDiff(got, want))
+	}
+}

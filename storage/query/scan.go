@@ -26,10 +26,11 @@ type cond struct {
 type compiled struct {
 	from, to int64 // microseconds; [from, to)
 	conds    []cond
+	dir      int // 1: newest first; -1: oldest first
 }
 
 func compile(f Filter, after *Cursor) (*compiled, error) {
-	c := &compiled{from: math.MinInt64, to: math.MaxInt64}
+	c := &compiled{from: math.MinInt64, to: math.MaxInt64, dir: 1}
 	if !f.From.IsZero() {
 		c.from = f.From.UnixMicro()
 		if f.From.Truncate(0).Nanosecond()%1000 != 0 {
