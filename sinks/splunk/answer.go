@@ -126,6 +126,9 @@ func (s *Sink) classify(resp *http.Response, ans answer, raw []byte, n int) erro
 		}
 		return sharelog.Permanent(err)
 	case status == http.StatusNotFound || status == http.StatusMethodNotAllowed || status/100 == 3:
+		if loc := resp.Header.Get("Location"); loc != "" {
+			err = fmt.Errorf("%w (to %s)", err, printable(loc, 200))
+		}
 		return sharelog.Retryable(fmt.Errorf("%w: %s does not lead to an HTTP Event Collector: check url", err, s.eventURL), 0)
 	case status == http.StatusRequestTimeout || status == http.StatusTooManyRequests || status >= 500:
 		return sharelog.Retryable(err, retryAfter(resp.Header.Get("Retry-After"), time.Now()))
@@ -137,7 +140,7 @@ func (s *Sink) classify(resp *http.Response, ans answer, raw []byte, n int) erro
 // that one for good, the others to be sent again.
 func refuseOne(n, i int, err error) error {
 	errs := make([]error, n)
-	again := sharelog.Retryable(fmt.Errorf("splunk: sent again: the collector refused event %d of the batch", i), 0)
+	again := sharelog.Retryable(fmt.Errorf("sent again: the collector refused event %d of the batch: %w", i, err), 0)
 	for j := range errs {
 		errs[j] = again
 	}

@@ -83,7 +83,7 @@ type Deps struct {
 	Registerer prometheus.Registerer
 	// Client sends the requests; nil: the sink's own, with dial, TLS
 	// handshake and response-header timeouts, no proxy (HTTP_PROXY and
-	// the like are ignored) and Config.TLS. A given Client is used as it
+	// the like are ignored), no redirects followed, and Config.TLS. A given Client is used as it
 	// is, so Config.TLS must then be left empty.
 	Client *http.Client
 }
@@ -246,17 +246,21 @@ func newClient(t TLSConfig) (*http.Client, error) {
 			return nil, fmt.Errorf("splunk: tls.ca_file: %s holds no PEM certificate", t.CAFile)
 		}
 	}
-	return &http.Client{Transport: &http.Transport{
-		Proxy:                 nil,
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		TLSClientConfig:       tc,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ResponseHeaderTimeout: time.Minute,
-		ExpectContinueTimeout: time.Second,
-		MaxIdleConnsPerHost:   16,
-		IdleConnTimeout:       90 * time.Second,
-		ForceAttemptHTTP2:     true,
-	}}, nil
+	return &http.Client{
+		// A collector does not redirect; a redirect means url is wrong
+		// (http to https, a login page), and Write says so.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		Transport: &http.Transport{
+			Proxy:                 nil,
+			DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			TLSClientConfig:       tc,
+			TLSHandshakeTimeout:   10 * time.Second,
+			ResponseHeaderTimeout: time.Minute,
+			ExpectContinueTimeout: time.Second,
+			MaxIdleConnsPerHost:   16,
+			IdleConnTimeout:       90 * time.Second,
+			ForceAttemptHTTP2:     true,
+		}}, nil
 }
 
 // newUUID returns a random (version 4) UUID.
