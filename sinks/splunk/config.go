@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sharelog/sharelog/internal/cfgerr"
 	"github.com/sharelog/sharelog/internal/secret"
 )
 
@@ -120,7 +119,7 @@ func (c Config) Validate() error {
 		}
 	}
 	if err := c.Token.Validate(); err != nil {
-		errs = append(errs, cfgerr.Prefix("token", err))
+		errs = append(errs, fmt.Errorf("token: %w", err))
 	}
 	if c.Index != "" && !validIndex(c.Index) {
 		bad("index", "%q is not a Splunk index name (lowercase letters, digits, _ and -, beginning with a letter or a digit)", c.Index)

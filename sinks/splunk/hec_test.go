@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -323,3 +324,5 @@ func (h *hecServer) ackQuery(w http.ResponseWriter, r *http.Request) {
 	b, _ := json.Marshal(map[string]any{"acks": out})
 	reply(w, 200, string(b))
 }
+
+func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
