@@ -393,20 +393,18 @@ func (s *Sink) classify(resp *http.Response, snippet []byte) error {
 }
 
 // retryAfter reads a Retry-After value, delay-seconds or an HTTP-date, as
-// a wait from now; 0 when absent, unreadable or past.
+// a wait from now, at most a year; 0 when absent, unreadable or past.
 func retryAfter(v string, now time.Time) time.Duration {
+	const most = 365 * 24 * time.Hour // the engine waits an hour at most anyway
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0
 	}
 	if n, err := strconv.ParseUint(v, 10, 64); err == nil {
-		if n > uint64(365*24*time.Hour/time.Second) {
-			n = uint64(365 * 24 * time.Hour / time.Second)
-		}
-		return time.Duration(n) * time.Second
+		return time.Duration(min(n, uint64(most/time.Second))) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now).Round(time.Second)
+		return min(t.Sub(now).Round(time.Second), most)
 	}
 	return 0
 }
