@@ -297,7 +297,7 @@ func BatchID(batch []*sharelog.Event) string {
 	return "batch_" + hex.EncodeToString(sum[:16])
 }
 
-// Sign returns the webhook-signature value for id, timestamp and body:
+// sign returns the webhook-signature value for id, timestamp and body:
 // "v1,<base64 HMAC-SHA256>" per key, separated by spaces.
 func (s *Sink) sign(id string, ts int64, body []byte) string {
 	var tsb [20]byte
