@@ -32,7 +32,9 @@ func (s *Sink) waitAck(ctx context.Context, ackID int64) error {
 	for {
 		select {
 		case <-actx.Done():
-			s.m.ackTimeouts.Inc()
+			if !errors.Is(ctx.Err(), context.Canceled) { // not a shutdown
+				s.m.ackTimeouts.Inc()
+			}
 			why := fmt.Sprintf("not within ack_timeout (%s)", s.cfg.AckTimeout)
 			if ctx.Err() != nil {
 				why = "before the delivery timeout: " + ctx.Err().Error()

@@ -361,7 +361,7 @@ func (s *Sink) encode(batch []*sharelog.Event) *body {
 		if ok {
 			zw.Reset(w)
 		} else {
-			zw, _ = gzip.NewWriterLevel(w, gzip.DefaultCompression)
+			zw, _ = gzip.NewWriterLevel(w, gzip.BestSpeed)
 		}
 		zw.Write(b) // an appender does not fail
 		zw.Close()
