@@ -280,7 +280,7 @@ func FuzzAnswer(f *testing.F) {
 				t.Fatalf("nil for %s", answer)
 			}
 			for _, it := range a.Items {
-				if it.Index == nil || it.Index.Status/100 != 2 {
+				if it.Index.Status/100 != 2 {
 					t.Fatalf("nil for %s", answer)
 				}
 			}

@@ -356,10 +356,11 @@ type bulkAnswer struct {
 	Items  []bulkItem `json:"items"`
 }
 
-// bulkItem is one item of a bulk answer, keyed by its action.
+// bulkItem is one item of a bulk answer, keyed by its action. The result
+// of an action the answer lacks has status 0.
 type bulkItem struct {
-	Index  *itemResult `json:"index"`
-	Create *itemResult `json:"create"`
+	Index  itemResult `json:"index"`
+	Create itemResult `json:"create"`
 }
 
 type itemResult struct {
@@ -383,14 +384,14 @@ func (s *Sink) itemErrors(batch []*sharelog.Event, answer []byte, after time.Dur
 		counts [4]int // stored, already there, retryable, permanent
 	)
 	for i, it := range a.Items {
-		r := it.Index
+		r := &it.Index
 		if s.action == "create" {
-			r = it.Create
+			r = &it.Create
 		}
 		var err error
 		switch {
-		case r == nil:
-			err = sharelog.Retryable(fmt.Errorf("elasticsearch: item %d (event %s) has no %q result", i, batch[i].ID, s.action), after)
+		case r.Status == 0:
+			err = sharelog.Retryable(fmt.Errorf("elasticsearch: item %d (event %s) has no %q result with a status", i, batch[i].ID, s.action), after)
 		case r.Status/100 == 2:
 			counts[0]++
 			continue
@@ -427,7 +428,7 @@ var itemOutcomes = [4]string{"stored", "duplicate", "retryable", "permanent"}
 func itemError(r *itemResult, i int, id string, after time.Duration) error {
 	err := fmt.Errorf("elasticsearch: item %d (event %s): %d%s", i, id, r.Status, describeError(r.Error))
 	switch s := r.Status; {
-	case s == http.StatusTooManyRequests || s >= 500 || s == 0:
+	case s == http.StatusTooManyRequests || s >= 500:
 		return sharelog.Retryable(err, after)
 	case s == http.StatusUnauthorized || s == http.StatusForbidden || s == http.StatusNotFound || s == http.StatusRequestTimeout:
 		// A missing privilege, a read-only (flood-stage) index, a missing

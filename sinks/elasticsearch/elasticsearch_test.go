@@ -291,7 +291,7 @@ func TestRequestClassification(t *testing.T) {
 // TestItemClassification: each item status of a bulk answer → its kind,
 // in both modes.
 func TestItemClassification(t *testing.T) {
-	statuses := []int{201, 200, 409, 400, 404, 403, 401, 408, 422, 429, 500, 503, 0}
+	statuses := []int{201, 200, 409, 400, 404, 403, 401, 408, 422, 429, 500, 503, 0} // 0: no status
 	for _, mode := range []Mode{ModeIndex, ModeDataStream} {
 		op := map[Mode]string{ModeIndex: "index", ModeDataStream: "create"}[mode]
 		want := []string{"ok", "ok", "permanent", "permanent", "retryable", "retryable", "retryable", "retryable", "permanent", "retryable", "retryable", "retryable", "retryable"}
