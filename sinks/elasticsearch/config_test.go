@@ -98,19 +98,19 @@ func TestTemplates(t *testing.T) {
 		}
 	}
 	for pattern, want := range map[string]string{
-		"":                         "is empty",
-		"a{}":                      "is empty",
-		"a}":                       "} without {",
-		"a{dd":                     "unclosed {",
-		"a-{yy}":                   "is neither",
-		"a-{DATASET}":              "is neither",
-		"a b":                      "must not contain",
-		"a#b":                      "must not contain",
-		"a:b":                      "must not contain",
-		"-a":                       "must not start with",
-		"+a":                       "must not start with",
-		"..":                       "is not a name",
-		"a\x01":                    "control character",
+		"":                                     "is empty",
+		"a{}":                                  "is empty",
+		"a}":                                   "} without {",
+		"a{dd":                                 "unclosed {",
+		"a-{yy}":                               "is neither",
+		"a-{DATASET}":                          "is neither",
+		"a b":                                  "must not contain",
+		"a#b":                                  "must not contain",
+		"a:b":                                  "must not contain",
+		"-a":                                   "must not start with",
+		"+a":                                   "must not start with",
+		"..":                                   "is not a name",
+		"a\x01":                                "control character",
 		strings.Repeat("x", 250) + "{yyyy.MM}": "over Elasticsearch's limit of 255",
 	} {
 		if _, err := parseTemplate(pattern, false); err == nil || !strings.Contains(err.Error(), want) {
