@@ -347,8 +347,8 @@ func (s *Sink) send(ctx context.Context, sl *slot, b *slotBuf) error {
 		}
 	}
 	if err != nil {
-		if ctx.Err() != nil {
-			err = fmt.Errorf("%w (%v)", ctx.Err(), err)
+		if cerr := contextErr(ctx); cerr != nil {
+			err = fmt.Errorf("%w (%v)", cerr, err)
 		}
 		s.m.writeErrors.Inc()
 		s.log.Warn("syslog write failed; the batch will be sent again", "err", err)
@@ -358,6 +358,19 @@ func (s *Sink) send(ctx context.Context, sl *slot, b *slotBuf) error {
 	s.m.messages.Add(float64(len(b.ends)))
 	s.m.bytes.Add(float64(len(b.data)))
 	s.m.writeSeconds.Observe(time.Since(start).Seconds())
+	return nil
+}
+
+// contextErr is ctx.Err(), or context.DeadlineExceeded as soon as ctx's
+// deadline has passed (a write or wait bounded by that deadline may end
+// before ctx notices).
+func contextErr(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+		return context.DeadlineExceeded
+	}
 	return nil
 }
 
