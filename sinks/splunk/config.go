@@ -45,8 +45,8 @@ type Config struct {
 	// Host is the host field of every event; default this machine's name.
 	Host string `yaml:"host"`
 	// Gzip compresses request bodies (Content-Encoding: gzip, at the
-	// fastest level: about a tenth of the bytes, at half the send rate of
-	// plain bodies on one core).
+	// fastest level: BenchmarkWrite measures a tenth of the bytes, at
+	// about 60% of the plain send rate).
 	Gzip bool `yaml:"gzip"`
 	// Ack turns on indexer acknowledgement: the token must have it
 	// enabled in Splunk ("Enable indexer acknowledgement"). A batch then

@@ -161,7 +161,7 @@ func (s *Sink) Write(ctx context.Context, batch []*sharelog.Event) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.eventURL, body)
 	if err != nil {
 		body.Close()
-		return sharelog.Permanent(fmt.Errorf("splunk: %w", err))
+		return sharelog.Retryable(fmt.Errorf("splunk: %w", err), 0)
 	}
 	req.ContentLength = int64(body.r.Len())
 	req.Header.Set("Authorization", auth)
