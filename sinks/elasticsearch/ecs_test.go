@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -296,4 +297,73 @@ func asBatch(err error, be **sharelog.BatchError) bool {
 	b, ok := err.(*sharelog.BatchError)
 	*be = b
 	return ok
+}
+
+// TestIndexTemplate: index-template.json maps every field the sink writes
+// explicitly, with a type that takes the value written.
+func TestIndexTemplate(t *testing.T) {
+	raw, err := os.ReadFile("index-template.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tmpl struct {
+		Template struct {
+			Mappings struct {
+				Properties map[string]any `json:"properties"`
+			} `json:"mappings"`
+		} `json:"template"`
+	}
+	if err := json.Unmarshal(raw, &tmpl); err != nil {
+		t.Fatal(err)
+	}
+	var check func(path string, v any, props map[string]any)
+	check = func(path string, v any, props map[string]any) {
+		i := strings.LastIndexByte(path, '.')
+		m, _ := props[path[i+1:]].(map[string]any)
+		if m == nil {
+			t.Errorf("%s is not in index-template.json", path)
+			return
+		}
+		typ, _ := m["type"].(string)
+		if arr, ok := v.([]any); ok && len(arr) > 0 {
+			v = arr[0]
+		}
+		switch v := v.(type) {
+		case map[string]any:
+			if typ == "geo_point" {
+				return
+			}
+			sub, _ := m["properties"].(map[string]any)
+			for k, w := range v {
+				check(path+"."+k, w, sub)
+			}
+			return
+		case string:
+			if typ == "date" {
+				if _, err := time.Parse(time.RFC3339Nano, v); err != nil {
+					t.Errorf("%s: %q is no date", path, v)
+				}
+				return
+			}
+			if typ == "ip" {
+				return
+			}
+			if typ != "keyword" {
+				t.Errorf("%s: string in a %s", path, typ)
+			}
+		case json.Number:
+			if typ != "long" && typ != "integer" {
+				t.Errorf("%s: number in a %s", path, typ)
+			}
+		case bool:
+			if typ != "boolean" {
+				t.Errorf("%s: boolean in a %s", path, typ)
+			}
+		}
+	}
+	for _, ev := range fixture() {
+		for k, v := range decodeDoc(t, ev) {
+			check(k, v, tmpl.Template.Mappings.Properties)
+		}
+	}
 }
