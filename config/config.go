@@ -25,6 +25,7 @@ import (
 	"github.com/sharelog/sharelog/internal/cfgerr"
 	"github.com/sharelog/sharelog/internal/kafkax"
 	archivesink "github.com/sharelog/sharelog/sinks/archive"
+	"github.com/sharelog/sharelog/sinks/registry"
 )
 
 // Config is the whole configuration.
@@ -43,6 +44,10 @@ type Config struct {
 	// API configures the query API (GET /v1/events, the link activity
 	// report) over the archive.
 	API api.Config `yaml:"api"`
+	// Sinks are the delivery sinks (webhook, Splunk, Elasticsearch,
+	// syslog …), each run by the delivery engine under its own consumer
+	// group. A list: set it in the YAML file, not from the environment.
+	Sinks []registry.Config `yaml:"sinks"`
 }
 
 // LogConfig configures the structured logs on stderr.
@@ -84,6 +89,9 @@ func (c *Config) SetDefaults() {
 	c.GeoIP.SetDefaults()
 	c.Archive.SetDefaults(c.DataDir)
 	c.API.SetDefaults()
+	for i := range c.Sinks {
+		c.Sinks[i].SetDefaults()
+	}
 }
 
 // Validate returns every problem, each naming its field path.
@@ -113,6 +121,7 @@ func (c *Config) Validate() error {
 		cfgerr.Prefix("geoip", c.GeoIP.Validate()),
 		cfgerr.Prefix("archive", c.Archive.Validate()),
 		cfgerr.Prefix("api", c.API.Validate()),
+		registry.ValidateAll(c.Sinks),
 	)
 	return errors.Join(errs...)
 }

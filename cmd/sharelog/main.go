@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -21,6 +22,9 @@ Usage:
   sharelog ingest    [--config FILE]   POST /v1/events → <prefix>.raw
   sharelog enrich    [--config FILE]   <prefix>.raw → geo, platform, session → <prefix>.enriched
   sharelog sink archive [--config FILE]  <prefix>.enriched → Parquet archive (archive.dir)
+  sharelog sink NAME [--config FILE]  <prefix>.enriched → the delivery sink NAME of sinks: (webhook, splunk, …)
+  sharelog replay    --sink NAME --from T --to T [--workspace ID] [--action A] [--link ID] [--user EMAIL] [--result R]
+                                       re-send archived events to one sink, oldest first, with progress
   sharelog api       [--config FILE]   GET /v1/events, GET /v1/links/{id}/activity over archive.dir (no Kafka needed)
   sharelog query     (--workspace ID | --all-workspaces) [--from T] [--to T] [--action A] [--user EMAIL] [--link ID]
                      [--file ID] [--ip IP|CIDR] [--country CC] [--result R] [--limit N] [--format table|json|ndjson|csv]
@@ -57,16 +61,21 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cmd, rest := args[0], args[1:]
 	switch cmd {
 	case "run":
-		return runRoles(ctx, "run", rest, stdout, stderr, roleIngest|roleEnrich|roleArchive|roleAPI)
+		return runRoles(ctx, "run", rest, stdout, stderr, roleIngest|roleEnrich|roleArchive|roleAPI|roleSinks)
 	case "ingest":
 		return runRoles(ctx, "ingest", rest, stdout, stderr, roleIngest)
 	case "enrich":
 		return runRoles(ctx, "enrich", rest, stdout, stderr, roleEnrich)
 	case "sink":
-		if len(rest) == 0 || rest[0] != "archive" {
-			return fmt.Errorf("sink: name the sink to run (built so far: archive)")
+		if len(rest) == 0 || strings.HasPrefix(rest[0], "-") {
+			return fmt.Errorf("sink: name the sink to run: archive, or the name of an entry of sinks:")
 		}
-		return runRoles(ctx, "sink archive", rest[1:], stdout, stderr, roleArchive)
+		if rest[0] == "archive" {
+			return runRoles(ctx, "sink archive", rest[1:], stdout, stderr, roleArchive)
+		}
+		return runRoles(ctx, "sink "+rest[0], rest[1:], stdout, stderr, roleSinks)
+	case "replay":
+		return replayCmd(ctx, rest, stdout, stderr)
 	case "api":
 		return runRoles(ctx, "api", rest, stdout, stderr, roleAPI)
 	case "query":

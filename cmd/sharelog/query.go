@@ -506,6 +506,7 @@ type progress struct {
 	w     io.Writer
 	on    bool
 	total int
+	days  int // days done, for callers that count them apart
 	start time.Time
 	drawn time.Time
 	now   func() time.Time

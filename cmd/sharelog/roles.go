@@ -20,6 +20,7 @@ const (
 	roleEnrich  = pipeline.Enrich
 	roleArchive = pipeline.Archive
 	roleAPI     = pipeline.API
+	roleSinks   = pipeline.Sinks
 )
 
 // loadConfig parses the common --config flag and loads the configuration.
@@ -69,10 +70,15 @@ func runRoles(ctx context.Context, name string, args []string, stdout, stderr io
 	if err != nil {
 		return err
 	}
+	var sinks []string
+	if n, ok := strings.CutPrefix(name, "sink "); ok && roles == roleSinks {
+		sinks = []string{n}
+	}
 	p, err := pipeline.Start(ctx, cfg, roles, pipeline.Options{
 		Logger:   logger,
 		Notice:   stdout,
 		Embedded: name == "run",
+		Sinks:    sinks,
 	})
 	if err != nil {
 		return err

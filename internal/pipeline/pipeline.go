@@ -35,6 +35,8 @@ import (
 	"github.com/sharelog/sharelog/internal/kafkax"
 	"github.com/sharelog/sharelog/internal/secret"
 	archivesink "github.com/sharelog/sharelog/sinks/archive"
+	"github.com/sharelog/sharelog/sinks/delivery"
+	"github.com/sharelog/sharelog/sinks/registry"
 )
 
 // Roles selects what a process runs.
@@ -47,10 +49,13 @@ const (
 	Archive
 	// API serves the query API over archive.dir; it alone needs no Kafka.
 	API
+	// Sinks runs the configured delivery sinks (all, or those named in
+	// Options.Sinks), each under the delivery engine.
+	Sinks
 )
 
 // kafkaRoles are the roles that need Kafka.
-const kafkaRoles = Ingest | Enrich | Archive
+const kafkaRoles = Ingest | Enrich | Archive | Sinks
 
 // Options are what the caller provides beyond the configuration.
 type Options struct {
@@ -61,6 +66,9 @@ type Options struct {
 	// Embedded allows starting the embedded broker when no brokers are
 	// configured (sharelog run); without it, brokers are required.
 	Embedded bool
+	// Sinks names the delivery sinks the Sinks role runs; nil: every
+	// configured one.
+	Sinks []string
 }
 
 // Pipeline is a started set of roles. Run it once, then it is done.
@@ -78,6 +86,8 @@ type Pipeline struct {
 	archive    *archivesink.Sink
 	archLag    *kafkax.LagMonitor
 	lag        *kafkax.LagMonitor
+	runners    []*delivery.Runner
+	sinkLags   []*kafkax.LagMonitor
 	ingestKeys []string
 	closers    []func() error
 }
@@ -131,6 +141,12 @@ func Start(ctx context.Context, cfg *config.Config, roles Roles, opts Options) (
 		p.archLag = kafkax.NewLagMonitor(p.conn, p.archive.Group(), cfg.Kafka.Topics().Enriched, 10*time.Second, p.log, p.reg)
 	}
 
+	if roles&Sinks != 0 {
+		if err := p.startSinks(opts.Sinks); err != nil {
+			return nil, err
+		}
+	}
+
 	if roles&API != 0 {
 		if err := p.startAPI(opts, mux); err != nil {
 			return nil, err
@@ -142,6 +158,41 @@ func Start(ctx context.Context, cfg *config.Config, roles Roles, opts Options) (
 	}
 	p.server = &http.Server{Handler: mux, ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout, ErrorLog: slog.NewLogLogger(p.log.Handler(), slog.LevelWarn)}
 	return p, nil
+}
+
+// startSinks makes the delivery runners of the sinks named (nil: all
+// configured). A name that is not configured is an error.
+func (p *Pipeline) startSinks(names []string) error {
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	for _, c := range p.cfg.Sinks {
+		if names != nil && !want[c.Name] {
+			continue
+		}
+		delete(want, c.Name)
+		sink, err := registry.New(c, registry.Deps{Logger: p.log, Registerer: p.reg})
+		if err != nil {
+			return err
+		}
+		r, err := delivery.New(c.Name, sink, c.Filter, c.Delivery, delivery.Deps{Conn: p.conn, Logger: p.log, Registerer: p.reg})
+		if err != nil {
+			sink.Close()
+			return err
+		}
+		p.runners = append(p.runners, r)
+		p.sinkLags = append(p.sinkLags, kafkax.NewLagMonitor(p.conn, r.Group(), p.cfg.Kafka.Topics().Enriched, 10*time.Second, p.log, p.reg))
+		p.log.Info("sink configured", "sink", c.Name, "type", c.Type, "group", r.Group())
+	}
+	for n := range want {
+		configured := make([]string, 0, len(p.cfg.Sinks))
+		for _, c := range p.cfg.Sinks {
+			configured = append(configured, c.Name)
+		}
+		return fmt.Errorf("sink %q is not configured (sinks: %v)", n, configured)
+	}
+	return nil
 }
 
 // connectKafka starts the embedded broker when no brokers are configured
@@ -419,6 +470,13 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		g.Add(func() error { return p.archive.Run(ctx) }, func(error) { cancel() })
 		lctx, lcancel := context.WithCancel(context.Background())
 		g.Add(func() error { return p.archLag.Run(lctx) }, func(error) { lcancel() })
+	}
+	for i, r := range p.runners {
+		ctx, cancel := context.WithCancel(context.Background())
+		g.Add(func() error { return r.Run(ctx) }, func(error) { cancel() })
+		lctx, lcancel := context.WithCancel(context.Background())
+		lag := p.sinkLags[i]
+		g.Add(func() error { return lag.Run(lctx) }, func(error) { lcancel() })
 	}
 	err := g.Run()
 	p.log.Info("stopped", "err", err)
