@@ -1,0 +1,63 @@
+package registry_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sharelog/sharelog/config"
+	"github.com/sharelog/sharelog/sinks/registry"
+)
+
+func load(t *testing.T, yaml string) error {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := config.Load(path, nil)
+	return err
+}
+
+func TestSinksConfiguration(t *testing.T) {
+	t.Setenv("HOOK_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+	t.Setenv("HEC_TOKEN", "00000000-0000-0000-0000-000000000000")
+	good := `
+sinks:
+  - name: hook
+    type: webhook
+    filter: {actions: ["link.*"], results: [denied]}
+    webhook: {url: "https://hooks.example.com/sharelog", secrets: {env: HOOK_SECRET}}
+  - name: splunk-soc
+    type: splunk
+    delivery: {batch_events: 200}
+    splunk: {url: "https://splunk.example.com:8088", token: {env: HEC_TOKEN}, ack: true}
+`
+	if err := load(t, good); err != nil {
+		t.Fatalf("good configuration refused: %v", err)
+	}
+	for _, tc := range []struct{ yaml, want string }{
+		{"sinks: [{name: a, type: kafka}]", `sinks[0].type: "kafka" is not one of`},
+		{"sinks: [{name: a, type: webhook}]", "sinks[0].webhook: required for type webhook"},
+		{"sinks: [{name: a, type: webhook, webhook: {url: 'ftp://x', secrets: {env: HOOK_SECRET}}}]", "sinks[0].webhook.url:"},
+		{"sinks: [{name: a, type: webhook, splunk: {url: 'https://x'}, webhook: {url: 'https://x', secrets: {env: HOOK_SECRET}}}]", `sinks[0].splunk: section given for a sink of type "webhook"`},
+		{"sinks: [{name: Bad Name, type: webhook, webhook: {url: 'https://x', secrets: {env: HOOK_SECRET}}}]", "sinks[0].name:"},
+		{"sinks: [{name: archive, type: webhook, webhook: {url: 'https://x', secrets: {env: HOOK_SECRET}}}]", `sinks[0].name: "archive"`},
+		{"sinks: [{name: a, type: webhook, webhook: {url: 'https://x', secrets: {env: HOOK_SECRET}}}, {name: a, type: webhook, webhook: {url: 'https://y', secrets: {env: HOOK_SECRET}}}]", `sinks[1].name: "a" is also the name of sinks[0]`},
+		{"sinks: [{name: a, type: webhook, filter: {actions: [link.teleported]}, webhook: {url: 'https://x', secrets: {env: HOOK_SECRET}}}]", "sinks[0].filter.actions[0]:"},
+		{"sinks: [{name: a, type: webhook, delivery: {concurrency: 1000}, webhook: {url: 'https://x', secrets: {env: HOOK_SECRET}}}]", "sinks[0].delivery.concurrency:"},
+		{"sinks: [{name: s, type: splunk, delivery: {timeout: 10s}, splunk: {url: 'https://x', token: {env: HEC_TOKEN}, ack: true}}]", "sinks[0].delivery.timeout: 10s must be longer than splunk.ack_timeout"},
+	} {
+		err := load(t, tc.yaml)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s\nerror %v\nwant it to contain %q", tc.yaml, err, tc.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "whsec_") {
+			t.Errorf("a secret leaked into an error: %v", err)
+		}
+	}
+	if len(registry.Types) == 0 {
+		t.Fatal("no sink types")
+	}
+}
