@@ -305,13 +305,13 @@ func (u *udpReceiver) waitMessages(t testing.TB, n int) []string {
 // pki is a test certificate authority with a server certificate for
 // 127.0.0.1 and localhost and a client certificate, as PEM files.
 type pki struct {
-	dir                           string
-	caFile                        string
-	serverCert, serverKey         string
-	clientCert, clientKey         string
-	pool                          *x509.CertPool
-	serverPair                    tls.Certificate
-	otherCAFile                   string // a CA that signed nothing here
+	dir                   string
+	caFile                string
+	serverCert, serverKey string
+	clientCert, clientKey string
+	pool                  *x509.CertPool
+	serverPair            tls.Certificate
+	otherCAFile           string // a CA that signed nothing here
 }
 
 func newPKI(t testing.TB) *pki {

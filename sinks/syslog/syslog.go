@@ -443,9 +443,48 @@ func (s *Sink) connect(ctx context.Context) (*conn, error) {
 		}
 		c.Conn = tc
 	}
+	if s.stream {
+		if err := settle(ctx, c); err != nil {
+			c.Close()
+			s.m.dials.WithLabelValues("error").Inc()
+			s.log.Warn("the syslog receiver closed the new connection at once", "err", err)
+			return nil, fmt.Errorf("the receiver closed the new connection at once: %w", err)
+		}
+	}
 	s.m.dials.WithLabelValues("ok").Inc()
 	s.m.open.Add(1)
 	return c, nil
+}
+
+// settleTime is how long a new stream connection is watched before the
+// first write.
+const settleTime = 100 * time.Millisecond
+
+// settle watches a new connection for settleTime (or until ctx's deadline)
+// and fails if the receiver ends it: a TLS 1.3 receiver refuses a client
+// certificate only after the handshake, and a receiver over its session
+// limit (rsyslog imtcp maxSessions) accepts, then closes. The kernel would
+// acknowledge what the sink wrote meanwhile, and the messages would be lost
+// without an error. Post-handshake TLS messages (session tickets) are read
+// on the way.
+func settle(ctx context.Context, c net.Conn) error {
+	deadline := time.Now().Add(settleTime)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	if err := c.SetReadDeadline(deadline); err != nil {
+		return err
+	}
+	var buf [512]byte
+	for {
+		if _, err := c.Read(buf[:]); err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				return c.SetReadDeadline(time.Time{})
+			}
+			return err
+		}
+	}
 }
 
 // waitAcked waits until the receiver's TCP stack has acknowledged every

@@ -246,7 +246,7 @@ func TestTLS(t *testing.T) {
 
 func TestTLSFailures(t *testing.T) {
 	p := newPKI(t)
-	r := listenTCP(t, true, p.serverTLS(false), nil)
+	r := listenTCP(t, true, p.serverTLS(true), nil)
 	for name, tc := range map[string]struct {
 		tls  TLS
 		want string
@@ -254,6 +254,9 @@ func TestTLSFailures(t *testing.T) {
 		"unknown authority": {TLS{CAFile: p.otherCAFile}, "certificate signed by unknown authority"},
 		"wrong name":        {TLS{CAFile: p.caFile, ServerName: "syslog.example.com"}, "not syslog.example.com"},
 		"system roots":      {TLS{}, "certificate signed by unknown authority"},
+		// TLS 1.3: the receiver refuses after the handshake; the sink
+		// waits for that before writing.
+		"no client certificate": {TLS{CAFile: p.caFile}, "certificate required"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			s := newSink(t, Config{Network: NetworkTLS, Address: r.addr(), TLS: tc.tls}, Deps{})
@@ -300,26 +303,65 @@ func TestRefusedIsRetryable(t *testing.T) {
 }
 
 func TestReconnectsWhenTheReceiverClosed(t *testing.T) {
-	r := listenTCP(t, true, nil, nil)
-	s := newSink(t, Config{Address: r.addr(), Connections: 1}, Deps{})
-	if err := s.Write(t.Context(), events(5, 1)); err != nil {
+	p := newPKI(t)
+	for _, network := range []string{NetworkTCP, NetworkTLS} {
+		t.Run(network, func(t *testing.T) {
+			cfg := Config{Network: network, Connections: 1}
+			var r *receiver
+			if network == NetworkTLS {
+				// A TLS receiver's close sends a close_notify alert before
+				// the FIN: the sink reads it to see the end.
+				r = listenTCP(t, true, p.serverTLS(false), nil)
+				cfg.TLS.CAFile = p.caFile
+			} else {
+				r = listenTCP(t, true, nil, nil)
+			}
+			cfg.Address = r.addr()
+			s := newSink(t, cfg, Deps{})
+			if err := s.Write(t.Context(), events(5, 1)); err != nil {
+				t.Fatal(err)
+			}
+			r.waitMessages(5)
+			r.closeConns() // the receiver restarts, say
+			time.Sleep(20 * time.Millisecond)
+			// The closed connection is seen before writing: nothing is
+			// lost and no error reaches the engine.
+			evs := events(5, 1)
+			if err := s.Write(t.Context(), evs); err != nil {
+				t.Fatalf("Write after the receiver closed the connection: %v", err)
+			}
+			got := r.waitMessages(10)
+			if !slices.Equal(got[5:], wantMessages(s, evs)) {
+				t.Errorf("after reconnecting: %q", got[5:])
+			}
+			if n := len(r.connections()); n != 2 {
+				t.Errorf("%d connections, want 2", n)
+			}
+		})
+	}
+}
+
+func TestReceiverClosingAtOnce(t *testing.T) {
+	// As rsyslog over its maxSessions: accept, then close.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
 		t.Fatal(err)
 	}
-	r.waitMessages(5)
-	r.closeConns() // the receiver restarts, say
-	time.Sleep(20 * time.Millisecond)
-	// The closed connection is seen before writing: nothing is lost and no
-	// error reaches the engine.
-	evs := events(5, 1)
-	if err := s.Write(t.Context(), evs); err != nil {
-		t.Fatalf("Write after the receiver closed the connection: %v", err)
-	}
-	got := r.waitMessages(10)
-	if !slices.Equal(got[5:], wantMessages(s, evs)) {
-		t.Errorf("after reconnecting: %q", got[5:])
-	}
-	if n := len(r.connections()); n != 2 {
-		t.Errorf("%d connections, want 2", n)
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	s := newSink(t, Config{Address: ln.Addr().String()}, Deps{})
+	err = s.Write(t.Context(), events(3, 1))
+	checkRetryable(t, err)
+	if !strings.Contains(err.Error(), "closed the new connection at once") {
+		t.Errorf("error %q", err)
 	}
 }
 
