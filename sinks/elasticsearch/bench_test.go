@@ -46,7 +46,11 @@ func BenchmarkWrite(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "events/s")
-			b.ReportMetric(float64(s.perEvent.Load()), "body-bytes/event")
+			body := s.encode(batch)
+			if comp == CompressionGzip {
+				body = s.compress(body)
+			}
+			b.ReportMetric(float64(len(body))/n, "body-bytes/event")
 		})
 	}
 }

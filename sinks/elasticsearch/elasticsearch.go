@@ -232,7 +232,7 @@ func (s *Sink) Write(ctx context.Context, batch []*sharelog.Event) error {
 	}
 	req.Header.Set("Content-Type", "application/x-ndjson")
 	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", "sharelog")
+	req.Header.Set("User-Agent", "sharelog-elasticsearch/1")
 	if s.gzip {
 		body = s.compress(body)
 		req.Header.Set("Content-Encoding", "gzip")

@@ -46,7 +46,7 @@ func TestWireIndexMode(t *testing.T) {
 	for k, want := range map[string]string{
 		"Content-Type":     "application/x-ndjson",
 		"Accept":           "application/json",
-		"User-Agent":       "sharelog",
+		"User-Agent":       "sharelog-elasticsearch/1",
 		"Content-Encoding": "",
 		"Authorization":    srv.wantAuth,
 	} {
