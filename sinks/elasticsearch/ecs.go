@@ -124,30 +124,46 @@ func appendDocument(b []byte, ev *sharelog.Event, cl class, dataStream string) [
 	b = appendOpt(b, "email", email)
 	b = appendOpt(b, "id", a.APIKeyID)
 
-	b = append(b, `},"related":{`...)
-	if a.Email != "" || a.APIKeyID != "" || a.VisitorEmail != "" {
-		b = append(b, `"user":[`...)
-		first := true
-		for i, u := range [3]string{a.Email, a.APIKeyID, a.VisitorEmail} {
-			if u == "" || (i == 2 && u == a.Email) {
-				continue
+	b = append(b, '}')
+
+	ip := ev.Client.IP
+	users := a.Email != "" || a.APIKeyID != "" || a.VisitorEmail != ""
+	if users || ip != "" {
+		b = append(b, `,"related":{`...)
+		if users {
+			b = append(b, `"user":[`...)
+			first := true
+			for i, u := range [3]string{a.Email, a.APIKeyID, a.VisitorEmail} {
+				if u == "" || (i == 2 && u == a.Email) {
+					continue
+				}
+				if !first {
+					b = append(b, ',')
+				}
+				b = appendString(b, u)
+				first = false
 			}
-			if !first {
-				b = append(b, ',')
-			}
-			b = appendString(b, u)
-			first = false
+			b = append(b, ']')
 		}
-		b = append(b, `],`...)
+		if ip != "" {
+			b = appendKey(b, "ip")
+			b = append(b, '[')
+			b = appendString(b, ip)
+			b = append(b, ']')
+		}
+		b = append(b, '}')
 	}
-	b = append(b, `"ip":[`...)
-	b = appendString(b, ev.Client.IP)
-	b = append(b, `]},"source":{"ip":`...)
-	b = appendString(b, ev.Client.IP)
+	mark := len(b)
+	b = append(b, `,"source":{`...)
+	b = appendOpt(b, "ip", ip)
 	if g := ev.Geo; g != nil {
 		b = appendGeo(b, g)
 	}
-	b = append(b, '}')
+	if b[len(b)-1] == '{' {
+		b = b[:mark] // neither address nor location
+	} else {
+		b = append(b, '}')
+	}
 
 	p := ev.Platform
 	if p == nil {
@@ -248,13 +264,14 @@ func appendDocument(b []byte, ev *sharelog.Event, cl class, dataStream string) [
 	return append(b, "}}"...)
 }
 
-// appendGeo appends `,"geo":{…}` of source, when g has anything for it.
+// appendGeo appends the member "geo" of source, when g has anything for it.
 func appendGeo(b []byte, g *sharelog.Geo) []byte {
 	loc := g.Latitude != nil && g.Longitude != nil && validCoord(*g.Latitude, 90) && validCoord(*g.Longitude, 180)
 	if g.CountryCode == "" && g.CountryName == "" && g.Subdivision == "" && g.City == "" && !loc {
 		return b
 	}
-	b = append(b, `,"geo":{`...)
+	b = appendKey(b, "geo")
+	b = append(b, '{')
 	b = appendOpt(b, "country_iso_code", g.CountryCode)
 	b = appendOpt(b, "country_name", g.CountryName)
 	b = appendOpt(b, "region_name", g.Subdivision)

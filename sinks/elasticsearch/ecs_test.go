@@ -367,3 +367,19 @@ func TestIndexTemplate(t *testing.T) {
 		}
 	}
 }
+
+// TestNoAddress: an event without client address (which ingest refuses,
+// but the sink does not rely on it) has no empty source.ip or related.ip.
+func TestNoAddress(t *testing.T) {
+	ev := *fixture()[1]
+	ev.Client.IP = ""
+	doc := decodeDoc(t, &ev)
+	if lookup(doc, "source") != nil || lookup(doc, "related") != nil {
+		t.Errorf("source %v, related %v", lookup(doc, "source"), lookup(doc, "related"))
+	}
+	ev.Geo = &sharelog.Geo{CountryCode: "CH"}
+	doc = decodeDoc(t, &ev)
+	if lookup(doc, "source.geo.country_iso_code") != "CH" || lookup(doc, "source.ip") != nil {
+		t.Errorf("source %v", lookup(doc, "source"))
+	}
+}
