@@ -83,9 +83,10 @@ const filterPath = "filter_path=errors,items.*.status,items.*.error"
 // maxAnswer bounds the bulk answer read, in bytes.
 const maxAnswer = 64 << 20
 
-// New returns a sink for cfg, which must be defaulted and valid. It reads
-// the credentials and TLS files now, so that a missing one fails at start;
-// its errors name the field, never a secret.
+// New returns a sink for cfg, defaulted with SetDefaults; it validates cfg
+// again. It reads the credentials and TLS files now, so that a missing one
+// fails at start; its errors name the field, never a secret. The logger is
+// used as given (the caller adds the sink's name).
 func New(cfg Config, deps Deps) (*Sink, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("elasticsearch: %w", err)
