@@ -16,12 +16,13 @@ import (
 	"github.com/sharelog/sharelog"
 	"github.com/sharelog/sharelog/internal/cfgerr"
 	"github.com/sharelog/sharelog/sinks/delivery"
+	"github.com/sharelog/sharelog/sinks/elasticsearch"
 	"github.com/sharelog/sharelog/sinks/splunk"
 	"github.com/sharelog/sharelog/sinks/webhook"
 )
 
 // Types are the sink types, in the order of the documentation.
-var Types = []string{"webhook", "splunk"}
+var Types = []string{"webhook", "splunk", "elasticsearch"}
 
 // Config is one entry of `sinks:`: a named destination of one type, with
 // the section of that type, and what the delivery engine needs.
@@ -38,6 +39,8 @@ type Config struct {
 
 	Webhook *webhook.Config `yaml:"webhook"`
 	Splunk  *splunk.Config  `yaml:"splunk"`
+	// Elasticsearch also serves OpenSearch (the same _bulk API).
+	Elasticsearch *elasticsearch.Config `yaml:"elasticsearch"`
 }
 
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
@@ -54,6 +57,10 @@ func (c *Config) SetDefaults() {
 		if c.Splunk != nil {
 			c.Splunk.SetDefaults()
 		}
+	case "elasticsearch":
+		if c.Elasticsearch != nil {
+			c.Elasticsearch.SetDefaults()
+		}
 	}
 }
 
@@ -65,7 +72,7 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("name: %q must be 1-63 lower-case letters, digits, - or _", c.Name))
 	}
 	errs = append(errs, cfgerr.Prefix("filter", c.Filter.Validate()), cfgerr.Prefix("delivery", c.Delivery.Validate()))
-	sections := map[string]bool{"webhook": c.Webhook != nil, "splunk": c.Splunk != nil}
+	sections := map[string]bool{"webhook": c.Webhook != nil, "splunk": c.Splunk != nil, "elasticsearch": c.Elasticsearch != nil}
 	for typ, set := range sections {
 		if set && typ != c.Type {
 			errs = append(errs, fmt.Errorf("%s: section given for a sink of type %q", typ, c.Type))
@@ -86,6 +93,12 @@ func (c Config) Validate() error {
 			if c.Splunk.Ack && c.Delivery.Timeout <= c.Splunk.AckTimeout {
 				errs = append(errs, fmt.Errorf("delivery.timeout: %s must be longer than splunk.ack_timeout (%s): a write waits for the acknowledgement", c.Delivery.Timeout, c.Splunk.AckTimeout))
 			}
+		}
+	case "elasticsearch":
+		if c.Elasticsearch == nil {
+			errs = append(errs, errors.New("elasticsearch: required for type elasticsearch"))
+		} else {
+			errs = append(errs, cfgerr.Prefix("elasticsearch", c.Elasticsearch.Validate()))
 		}
 	default:
 		errs = append(errs, fmt.Errorf("type: %q is not one of %v", c.Type, Types))
@@ -132,6 +145,8 @@ func New(c Config, deps Deps) (sharelog.Sink, error) {
 		return sink(webhook.New(*c.Webhook, webhook.Deps{Logger: log, Registerer: reg}))
 	case "splunk":
 		return sink(splunk.New(*c.Splunk, splunk.Deps{Logger: log, Registerer: reg}))
+	case "elasticsearch":
+		return sink(elasticsearch.New(*c.Elasticsearch, elasticsearch.Deps{Logger: log, Registerer: reg}))
 	}
 	return nil, fmt.Errorf("sink %s: unknown type %q", c.Name, c.Type)
 }
