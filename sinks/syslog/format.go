@@ -312,7 +312,12 @@ func appendCEFHeader(dst []byte, s string) []byte {
 // characters become a space, invalid UTF-8 U+FFFD. "|" needs no escape in
 // the extension.
 func appendCEFValue(dst []byte, s string) []byte {
-	for i := 0; i < len(s); {
+	i := 0
+	for i < len(s) && s[i] >= 0x20 && s[i] < 0x7f && s[i] != '\\' && s[i] != '=' {
+		i++
+	}
+	dst = append(dst, s[:i]...) // the plain ASCII start, often all of s
+	for i < len(s) {
 		c := s[i]
 		if c < utf8.RuneSelf {
 			switch {
@@ -450,7 +455,12 @@ func appendLEEFHeader(dst []byte, s string) []byte {
 // and other control characters become a space, invalid UTF-8 U+FFFD. "="
 // and "|" stay (a parser splits at the first "=").
 func appendLEEFValue(dst []byte, s string, delim byte) []byte {
-	for i := 0; i < len(s); {
+	i := 0
+	for i < len(s) && s[i] >= 0x20 && s[i] < 0x7f && s[i] != delim {
+		i++
+	}
+	dst = append(dst, s[:i]...) // the plain ASCII start, often all of s
+	for i < len(s) {
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if c == delim || c < 0x20 || c == 0x7f {
