@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.uber.org/goleak"
 	"gopkg.in/yaml.v3"
 
 	"github.com/sharelog/sharelog"
@@ -442,6 +443,9 @@ func TestStalledReceiver(t *testing.T) {
 }
 
 func TestCloseAndWriteAfterClose(t *testing.T) {
+	// Registered first, so run last: the sink leaves no goroutine behind.
+	running := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, running) })
 	r := listenTCP(t, true, nil, nil)
 	cfg := Config{Address: r.addr(), Hostname: "web-1"}
 	cfg.SetDefaults()
