@@ -18,11 +18,12 @@ import (
 	"github.com/sharelog/sharelog/sinks/delivery"
 	"github.com/sharelog/sharelog/sinks/elasticsearch"
 	"github.com/sharelog/sharelog/sinks/splunk"
+	"github.com/sharelog/sharelog/sinks/syslog"
 	"github.com/sharelog/sharelog/sinks/webhook"
 )
 
 // Types are the sink types, in the order of the documentation.
-var Types = []string{"webhook", "splunk", "elasticsearch"}
+var Types = []string{"webhook", "splunk", "elasticsearch", "syslog"}
 
 // Config is one entry of `sinks:`: a named destination of one type, with
 // the section of that type, and what the delivery engine needs.
@@ -41,6 +42,8 @@ type Config struct {
 	Splunk  *splunk.Config  `yaml:"splunk"`
 	// Elasticsearch also serves OpenSearch (the same _bulk API).
 	Elasticsearch *elasticsearch.Config `yaml:"elasticsearch"`
+	// Syslog sends RFC 5424 messages with a CEF or LEEF body.
+	Syslog *syslog.Config `yaml:"syslog"`
 }
 
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
@@ -61,6 +64,10 @@ func (c *Config) SetDefaults() {
 		if c.Elasticsearch != nil {
 			c.Elasticsearch.SetDefaults()
 		}
+	case "syslog":
+		if c.Syslog != nil {
+			c.Syslog.SetDefaults()
+		}
 	}
 }
 
@@ -72,7 +79,7 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("name: %q must be 1-63 lower-case letters, digits, - or _", c.Name))
 	}
 	errs = append(errs, cfgerr.Prefix("filter", c.Filter.Validate()), cfgerr.Prefix("delivery", c.Delivery.Validate()))
-	sections := map[string]bool{"webhook": c.Webhook != nil, "splunk": c.Splunk != nil, "elasticsearch": c.Elasticsearch != nil}
+	sections := map[string]bool{"webhook": c.Webhook != nil, "splunk": c.Splunk != nil, "elasticsearch": c.Elasticsearch != nil, "syslog": c.Syslog != nil}
 	for typ, set := range sections {
 		if set && typ != c.Type {
 			errs = append(errs, fmt.Errorf("%s: section given for a sink of type %q", typ, c.Type))
@@ -99,6 +106,12 @@ func (c Config) Validate() error {
 			errs = append(errs, errors.New("elasticsearch: required for type elasticsearch"))
 		} else {
 			errs = append(errs, cfgerr.Prefix("elasticsearch", c.Elasticsearch.Validate()))
+		}
+	case "syslog":
+		if c.Syslog == nil {
+			errs = append(errs, errors.New("syslog: required for type syslog"))
+		} else {
+			errs = append(errs, cfgerr.Prefix("syslog", c.Syslog.Validate()))
 		}
 	default:
 		errs = append(errs, fmt.Errorf("type: %q is not one of %v", c.Type, Types))
@@ -147,6 +160,8 @@ func New(c Config, deps Deps) (sharelog.Sink, error) {
 		return sink(splunk.New(*c.Splunk, splunk.Deps{Logger: log, Registerer: reg}))
 	case "elasticsearch":
 		return sink(elasticsearch.New(*c.Elasticsearch, elasticsearch.Deps{Logger: log, Registerer: reg}))
+	case "syslog":
+		return sink(syslog.New(*c.Syslog, syslog.Deps{Logger: log, Registerer: reg}))
 	}
 	return nil, fmt.Errorf("sink %s: unknown type %q", c.Name, c.Type)
 }

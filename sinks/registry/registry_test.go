@@ -6,18 +6,25 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/sharelog/sharelog/config"
 	"github.com/sharelog/sharelog/sinks/registry"
 )
 
 func load(t *testing.T, yaml string) error {
+	_, err := loadConfig(t, yaml)
+	return err
+}
+
+func loadConfig(t *testing.T, yaml string) (*config.Config, error) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "c.yaml")
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, _, err := config.Load(path, nil)
-	return err
+	cfg, _, err := config.Load(path, nil)
+	return cfg, err
 }
 
 func TestSinksConfiguration(t *testing.T) {
@@ -33,9 +40,29 @@ sinks:
     type: splunk
     delivery: {batch_events: 200}
     splunk: {url: "https://splunk.example.com:8088", token: {env: HEC_TOKEN}, ack: true}
+  - name: es
+    type: elasticsearch
+    elasticsearch: {url: "https://es.example.com:9200", mode: data_stream, auth: {api_key: {env: HEC_TOKEN}}}
+  - name: qradar
+    type: syslog
+    syslog: {network: tcp, address: "qradar.example.com:514", format: leef}
 `
-	if err := load(t, good); err != nil {
+	cfg, err := loadConfig(t, good)
+	if err != nil {
 		t.Fatalf("good configuration refused: %v", err)
+	}
+	reg := prometheus.NewRegistry()
+	for _, c := range cfg.Sinks {
+		s, err := registry.New(c, registry.Deps{Registerer: reg})
+		if err != nil || s == nil {
+			t.Fatalf("sink %s (%s): %v", c.Name, c.Type, err)
+		}
+		if err := s.Close(); err != nil {
+			t.Errorf("close %s: %v", c.Name, err)
+		}
+	}
+	if len(cfg.Sinks) != len(registry.Types) {
+		t.Errorf("the good configuration has %d sinks, there are %d types: test each", len(cfg.Sinks), len(registry.Types))
 	}
 	for _, tc := range []struct{ yaml, want string }{
 		{"sinks: [{name: a, type: kafka}]", `sinks[0].type: "kafka" is not one of`},
