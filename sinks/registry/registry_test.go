@@ -12,12 +12,12 @@ import (
 	"github.com/sharelog/sharelog/sinks/registry"
 )
 
-func load(t *testing.T, yaml string) error {
+func load(t testing.TB, yaml string) error {
 	_, err := loadConfig(t, yaml)
 	return err
 }
 
-func loadConfig(t *testing.T, yaml string) (*config.Config, error) {
+func loadConfig(t testing.TB, yaml string) (*config.Config, error) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "c.yaml")
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
