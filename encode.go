@@ -197,8 +197,12 @@ func appendOptString(b []byte, key, s string) []byte {
 
 const hexDigits = "0123456789abcdef"
 
-// appendString appends s as a JSON string, escaped as encoding/json escapes
-// with HTML escaping on (json.Marshal's default).
+// AppendJSONString appends s as a JSON string, escaped as encoding/json
+// escapes with HTML escaping on (json.Marshal's default); bytes that are not
+// UTF-8 become \ufffd. For sinks that write JSON of their own.
+func AppendJSONString(b []byte, s string) []byte { return appendString(b, s) }
+
+// appendString is AppendJSONString.
 func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start, i := 0, 0

@@ -414,7 +414,7 @@ func exportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			prog.update(i, out.Rows())
 			return nil
 		})
-		addStats(&st, s)
+		st.Add(s)
 		if err != nil {
 			prog.clear()
 			return err
@@ -478,16 +478,6 @@ func exportDays(root string, f query.Filter) ([]time.Time, error) {
 	return days, nil
 }
 
-func addStats(dst *query.Stats, s query.Stats) {
-	dst.Partitions += s.Partitions
-	dst.Files += s.Files
-	dst.FilesSkipped += s.FilesSkipped
-	dst.RowGroups += s.RowGroups
-	dst.RowGroupsSkipped += s.RowGroupsSkipped
-	dst.RowsScanned += s.RowsScanned
-	dst.RowsMatched += s.RowsMatched
-	dst.Duplicates += s.Duplicates
-}
 
 // isTerminal reports whether w is a terminal (a character device).
 func isTerminal(w io.Writer) bool {

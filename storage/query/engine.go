@@ -59,6 +59,18 @@ type Stats struct {
 	Duplicates       int64 `json:"duplicates"`         // repeated event ids dropped
 }
 
+// Add adds o's counts to s.
+func (s *Stats) Add(o Stats) {
+	s.Partitions += o.Partitions
+	s.Files += o.Files
+	s.FilesSkipped += o.FilesSkipped
+	s.RowGroups += o.RowGroups
+	s.RowGroupsSkipped += o.RowGroupsSkipped
+	s.RowsScanned += o.RowsScanned
+	s.RowsMatched += o.RowsMatched
+	s.Duplicates += o.Duplicates
+}
+
 // Page is one page of a search.
 type Page struct {
 	Events []*sharelog.Event

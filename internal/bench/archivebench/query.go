@@ -228,7 +228,7 @@ func runQueries(ctx context.Context, root, layout string, m *Manifest, d *duck, 
 				page.Engine = append(page.Engine, engSec)
 				page.DuckDB = append(page.DuckDB, da.Seconds)
 				page.Matches = append(page.Matches, int64(len(ids)))
-				addStats(&page.Stats, st)
+				page.Stats.Add(st)
 
 				// Count all matches.
 				var n int64
@@ -259,7 +259,7 @@ func runQueries(ctx context.Context, root, layout string, m *Manifest, d *duck, 
 				count.Engine = append(count.Engine, engSec)
 				count.DuckDB = append(count.DuckDB, da.Seconds)
 				count.Matches = append(count.Matches, n)
-				addStats(&count.Stats, st)
+				count.Stats.Add(st)
 			}
 			if progress != nil {
 				fmt.Fprintf(progress, "archivebench: %s, %s, %s: %d queries, engine p50 %s / %s, DuckDB p50 %s / %s\n",
@@ -290,16 +290,6 @@ func firstDiff(a, b []string) int {
 	return min(len(a), len(b))
 }
 
-func addStats(sum *query.Stats, s query.Stats) {
-	sum.Partitions += s.Partitions
-	sum.Files += s.Files
-	sum.FilesSkipped += s.FilesSkipped
-	sum.RowGroups += s.RowGroups
-	sum.RowGroupsSkipped += s.RowGroupsSkipped
-	sum.RowsScanned += s.RowsScanned
-	sum.RowsMatched += s.RowsMatched
-	sum.Duplicates += s.Duplicates
-}
 
 // quantile is the nearest-rank quantile q of xs (seconds); 0 for none.
 func quantile(xs []float64, q float64) float64 {
