@@ -478,7 +478,6 @@ func exportDays(root string, f query.Filter) ([]time.Time, error) {
 	return days, nil
 }
 
-
 // isTerminal reports whether w is a terminal (a character device).
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)

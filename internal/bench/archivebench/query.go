@@ -290,7 +290,6 @@ func firstDiff(a, b []string) int {
 	return min(len(a), len(b))
 }
 
-
 // quantile is the nearest-rank quantile q of xs (seconds); 0 for none.
 func quantile(xs []float64, q float64) float64 {
 	if len(xs) == 0 {
