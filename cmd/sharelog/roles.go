@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -73,6 +74,13 @@ func runRoles(ctx context.Context, name string, args []string, stdout, stderr io
 	var sinks []string
 	if n, ok := strings.CutPrefix(name, "sink "); ok && roles == roleSinks {
 		sinks = []string{n}
+		known := make([]string, len(cfg.Sinks))
+		for i, c := range cfg.Sinks {
+			known[i] = c.Name
+		}
+		if !slices.Contains(known, n) {
+			return fmt.Errorf("sink %q is not configured (sinks: %v)", n, known)
+		}
 	}
 	p, err := pipeline.Start(ctx, cfg, roles, pipeline.Options{
 		Logger:   logger,

@@ -206,3 +206,13 @@ func TestRunDeliversToWebhook(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+func TestSinkCommandRefusesUnknownName(t *testing.T) {
+	dataDir := t.TempDir()
+	r := newWebhookReceiver(t)
+	cfg := webhookConfig(t, dataDir, r, "kafka: {brokers: [\"127.0.0.1:1\"]}")
+	_, stderr, err := sharelogCmd(t, dataDir, "sink", "nope", "--config", cfg)
+	if err == nil || !strings.Contains(stderr, `sink "nope" is not configured (sinks: [hook])`) {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+}
