@@ -7,7 +7,8 @@
 // so that DuckDB, Spark, Trino, Athena and pyarrow read it as it is. Each file
 // holds events of one partition only, one row per event (see Row for the
 // schema), sorted by (link_id, time, id) and cut into bounded row groups whose
-// statistics, with the bloom filters on link_id, actor_email, client_ip and
+// statistics, with the bloom filters on link_id, actor_email,
+// actor_visitor_email, client_ip and
 // file_id, let a reader skip what a query for one link, user, IP or file
 // cannot match.
 //
@@ -67,7 +68,7 @@ const (
 
 // BloomColumns are the columns that carry a bloom filter: the ones a query
 // looks up by one value that row-group statistics cannot prune well.
-var BloomColumns = [...]string{"link_id", "actor_email", "client_ip", "file_id"}
+var BloomColumns = [...]string{"link_id", "actor_email", "actor_visitor_email", "client_ip", "file_id"}
 
 // Options tune how files are written. The zero value means the defaults.
 type Options struct {

@@ -211,6 +211,10 @@ type openFile struct {
 	pf   *parquet.File
 }
 
+// seekGap is the distance in rows from one hit to the next beyond which
+// materialize seeks instead of reading through.
+const seekGap = 128
+
 // maxChunk is the most hits read as events at a time.
 const maxChunk = 2048
 
@@ -332,30 +336,40 @@ func materialize(files []*openFile, hits []hit) ([]*sharelog.Event, error) {
 	out := make([]*sharelog.Event, 0, len(order))
 	buf := make([]archive.Row, 256)
 	for i := 0; i < len(order); {
-		// One reader per row group; runs of consecutive rows in one read.
+		// One reader per row group. Hits close to each other (fewer than
+		// seekGap rows apart) are read as one span, the rows between them
+		// decoded and dropped: a seek costs more than decoding a few rows.
 		of := files[order[i].file]
 		rg := of.pf.RowGroups()[order[i].group]
 		r := parquet.NewGenericRowGroupReader[archive.Row](rg)
 		j := i
 		for j < len(order) && order[j].file == order[i].file && order[j].group == order[i].group {
 			k := j + 1
-			for k < len(order) && k-j < len(buf) && order[k].file == order[j].file && order[k].group == order[j].group && order[k].row == order[k-1].row+1 {
+			for k < len(order) && order[k].file == order[j].file && order[k].group == order[j].group && order[k].row-order[k-1].row < seekGap {
 				k++
 			}
 			if err := r.SeekToRow(order[j].row); err != nil {
 				r.Close()
 				return nil, fmt.Errorf("query: %s: %w", of.path, err)
 			}
-			n, err := r.Read(buf[:k-j])
-			if n < k-j {
-				r.Close()
-				if err == nil {
-					err = errors.New("short read")
+			next, row, last := j, order[j].row, order[k-1].row
+			for row <= last {
+				want := int(min(int64(len(buf)), last-row+1))
+				n, err := r.Read(buf[:want])
+				if n < want {
+					r.Close()
+					if err == nil {
+						err = errors.New("short read")
+					}
+					return nil, fmt.Errorf("query: %s: row %d: %w", of.path, row, err)
 				}
-				return nil, fmt.Errorf("query: %s: row %d: %w", of.path, order[j].row, err)
-			}
-			for x := range n {
-				out = append(out, buf[x].Event())
+				for x := range n {
+					if next < k && order[next].row == row+int64(x) {
+						out = append(out, buf[x].Event())
+						next++
+					}
+				}
+				row += int64(n)
 			}
 			j = k
 		}
