@@ -35,6 +35,7 @@ Usage:
   sharelog retention [--dry-run] [--erase EMAIL]  apply the archive's retention (or erase a person's events)
   sharelog simulate  [flags]           send traffic like a busy link and file server
   sharelog bench     [flags]           measure ingest → Kafka → enrich end to end
+  sharelog bench archive [flags]       measure archive writes, size and queries against DuckDB (10M events: make bench-archive)
   sharelog config    [--config FILE]   print the effective configuration (secrets hidden) and every key's variable
 
 Every configuration key can be set from the environment as SHARELOG_<PATH>,
