@@ -212,8 +212,12 @@ type openFile struct {
 }
 
 // seekGap is the distance in rows from one hit to the next beyond which
-// materialize seeks instead of reading through.
-const seekGap = 128
+// materialize seeks instead of reading through. 1: only adjacent rows are
+// read as one run. Reading through gaps was measured over 10M events
+// (docs/BENCHMARKS.md, "Archive: storage and queries"): faster for some busy
+// IPs, slower for others, so it stays off until materialising goes column by
+// column.
+const seekGap = 1
 
 // maxChunk is the most hits read as events at a time.
 const maxChunk = 2048
@@ -336,9 +340,8 @@ func materialize(files []*openFile, hits []hit) ([]*sharelog.Event, error) {
 	out := make([]*sharelog.Event, 0, len(order))
 	buf := make([]archive.Row, 256)
 	for i := 0; i < len(order); {
-		// One reader per row group. Hits close to each other (fewer than
-		// seekGap rows apart) are read as one span, the rows between them
-		// decoded and dropped: a seek costs more than decoding a few rows.
+		// One reader per row group. Hits fewer than seekGap rows apart are
+		// read as one span, the rows between them decoded and dropped.
 		of := files[order[i].file]
 		rg := of.pf.RowGroups()[order[i].group]
 		r := parquet.NewGenericRowGroupReader[archive.Row](rg)
