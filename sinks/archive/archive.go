@@ -45,7 +45,7 @@ type Config struct {
 	MaxBufferedEvents int             `yaml:"max_buffered_events"`
 	Parquet           archive.Options `yaml:"parquet"`
 	// Retention is what the archive keeps; the sink applies it, and compacts
-	// the days before today, every RetentionInterval (default 1h;
+	// every partition (today's included), every RetentionInterval (default 1h;
 	// `sharelog retention` applies it by hand). Each pass that removes
 	// events writes a retention.applied event per workspace concerned into
 	// the archive (archive.Removal.RecordAudit).
@@ -374,7 +374,7 @@ func (s *Sink) shutdown(ctx context.Context, reader *kafka.Reader, st *state) er
 
 // retentionLoop applies the retention policy, records each pass that removed
 // events with retention.applied events in the archive, then compacts the
-// past days, every RetentionInterval until ctx ends, logging what it did.
+// partitions, today's included, every RetentionInterval until ctx ends, logging what it did.
 func (s *Sink) retentionLoop(ctx context.Context) {
 	t := time.NewTicker(s.cfg.RetentionInterval)
 	defer t.Stop()
@@ -398,8 +398,12 @@ func (s *Sink) retentionLoop(ctx context.Context) {
 			s.log.Warn("retention failed", "err", err)
 			continue
 		}
-		// Past days get no more files: merge each into one, without repeats.
-		st, err := archive.CompactBefore(s.cfg.Dir, s.deps.Now(), s.cfg.Parquet)
+		// Merge each partition's files into one, without repeats: past
+		// days for good, and today's too, which otherwise gathers one
+		// small file per max_file_age (1,440 a day at the default) that
+		// every query of the day would open. Files the sink writes while
+		// a partition is merged are left for the next pass.
+		st, err := archive.CompactBefore(s.cfg.Dir, s.deps.Now().AddDate(0, 0, 1), s.cfg.Parquet)
 		if err != nil {
 			s.log.Warn("compaction failed", "err", err)
 		} else if st.FilesBefore > 0 {

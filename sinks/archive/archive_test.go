@@ -282,3 +282,51 @@ func TestScheduledRetentionRecordsAudit(t *testing.T) {
 		t.Fatalf("%d events left, want only the %d audit events", len(left), len(old))
 	}
 }
+
+// TestScheduledCompactionIncludesToday: the sink's scheduled pass merges the
+// small files of today's partitions too (the sink writes one a minute), not
+// only past days', keeping every event.
+func TestScheduledCompactionIncludesToday(t *testing.T) {
+	f := newFixture(t)
+	f.cfg.RetentionInterval = 100 * time.Millisecond
+	root := f.cfg.Dir
+	now := time.Now().UTC()
+	gen := simulate.NewGenerator(simulate.Config{Seed: 6, Workspaces: 1}, nil)
+	want := map[string]int{}
+	for _, day := range []time.Time{now, now.AddDate(0, 0, -1)} {
+		for range 5 {
+			evs := gen.Batch(40)
+			for _, ev := range evs {
+				ev.Time = day.Truncate(24 * time.Hour).Add(time.Duration(len(want)) * time.Second)
+			}
+			dir, _ := archive.PartitionDir(root, evs[0].Workspace.ID, evs[0].Time)
+			if _, _, err := archive.WriteFile(dir, evs, archive.Options{}); err != nil {
+				t.Fatal(err)
+			}
+			want[dir] += len(evs)
+		}
+	}
+	s, err := New(f.cfg, Deps{Conn: f.conn, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := run(t, s)
+	defer stop()
+	deadline := time.Now().Add(30 * time.Second)
+	for dir, n := range want {
+		for {
+			files, _ := archive.Files(dir)
+			if len(files) == 1 {
+				evs, err := archive.ReadFile(files[0])
+				if err != nil || len(evs) != n {
+					t.Fatalf("%s: %d events after compaction, want %d (%v)", dir, len(evs), n, err)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s still has %d files", dir, len(files))
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
