@@ -27,6 +27,9 @@ const (
 	// per workspace each time retention or erasure removed events of it;
 	// Reason summarises what went.
 	RetentionApplied Action = "retention.applied"
+	// AlertRaised is made by sharelog's detection rules: the event carries
+	// an Alert. Producers cannot send it.
+	AlertRaised Action = "alert.raised"
 )
 
 // Actions lists every valid action, in the order of the schema.
@@ -35,7 +38,7 @@ var Actions = []Action{
 	LinkCreated, LinkSettingsChanged, LinkRevoked, LinkExpired, LinkDeactivated,
 	FileUploaded, FileDownloaded, FileDeleted, FileRestored,
 	MemberInvited, MemberRemoved, MemberRoleChanged, AccessBlocked,
-	RetentionApplied,
+	RetentionApplied, AlertRaised,
 }
 
 // Valid reports whether a is one of Actions.
@@ -45,7 +48,7 @@ func (a Action) Valid() bool {
 		LinkCreated, LinkSettingsChanged, LinkRevoked, LinkExpired, LinkDeactivated,
 		FileUploaded, FileDownloaded, FileDeleted, FileRestored,
 		MemberInvited, MemberRemoved, MemberRoleChanged, AccessBlocked,
-		RetentionApplied:
+		RetentionApplied, AlertRaised:
 		return true
 	}
 	return false

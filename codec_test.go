@@ -90,7 +90,7 @@ func checkDecode(t *testing.T, data []byte, strict bool) {
 			t.Fatalf("strict=%v %q: error %v, reference %v", strict, data, err, wantErr)
 		}
 	default: // time.Time.UnmarshalJSON's error
-		if field != "time" && field != "pipeline.enriched_at" {
+		if field != "time" && field != "pipeline.enriched_at" && field != "alert.since" {
 			t.Fatalf("strict=%v %q: error %v, reference %v", strict, data, err, wantErr)
 		}
 	}
@@ -140,6 +140,14 @@ var decodeSeeds = []string{
 	`{"time":"yesterday"}`, `{"time":""}`, `{"time":5}`, `{"time":{}}`, `{"time":[]}`, `{"time":true}`, `{"time":"2026-11-22T24:00:00Z"}`,
 	`{"time":"0000-01-01T00:00:00Z"}`, `{"time":"9999-12-31T23:59:59.999999999Z"}`, `{"time":"2026-11-22T09:00:00.Z"}`, `{"time":"2026-11-22T09:00:00+24:00"}`,
 	`{"id":1,"time":"bad"}`, `{"time":"bad","id":1}`, `{"time":"bad","time":5}`, `{"pipeline":{"enriched_at":"x"}}`, `{"pipeline":{"enriched_at":"2026-11-22T09:00:00Z"}}`,
+	// alert, with its one array
+	`{"alert":{"rule":"r","type":"t","severity":"high","subject":"link:l","count":3,"window_seconds":300,"since":"2026-11-22T09:00:00Z","evidence":["a","b"],"summary":"s"}}`,
+	`{"alert":{"evidence":[]}}`, `{"alert":{"evidence":null}}`, `{"alert":{"evidence":[ "a" , "b" ]}}`, `{"alert":{"evidence":["a",1,"c"]}}`,
+	`{"alert":{"evidence":["a","b","c"],"evidence":["x"]}}`, `{"alert":{"evidence":["a","b","c"],"evidence":["x"],"evidence":["y",null,2]}}`,
+	`{"alert":{"evidence":["a","b"],"evidence":[]}}`, `{"alert":{"evidence":["a",null]}}`, `{"alert":{"evidence":[,]}}`, `{"alert":{"evidence":["a",]}}`,
+	`{"alert":{"evidence":["a" "b"]}}`, `{"alert":{"evidence":["a"`, `{"alert":{"evidence":"a"}}`, `{"alert":{"evidence":{}}}`, `{"alert":{"evidence":[["a"]]}}`,
+	`{"alert":{"evidence":[{"a":1}],"count":"x"}}`, `{"alert":{"since":"nope"}}`, `{"alert":{"colour":1}}`, `{"alert":null}`, `{"alert":[]}`,
+	`{"alert":{"count":1.5,"window_seconds":-1}}`, `{"ALERT":{"EVIDENCE":["A"],"SEVERITY":"LOW"}}`,
 	// whitespace everywhere
 	" \t\r\n{ \t\r\n\"id\" \t\r\n: \t\r\n\"a\" \t\r\n, \"file\" : { \"size\" : 5 , \"id\" : \"f\" } \t\r\n} \t\r\n",
 	// deep nesting
@@ -280,6 +288,10 @@ func everyField() *Event {
 			v.SetFloat(float64(*n) + 0.25)
 		case reflect.Bool:
 			v.SetBool(true)
+		case reflect.Slice: // alert.evidence
+			v.Set(reflect.MakeSlice(v.Type(), 2, 2))
+			fill(v.Index(0), n)
+			fill(v.Index(1), n)
 		default:
 			panic(v.Kind())
 		}
@@ -387,6 +399,13 @@ func eventFrom(s, u string, f, g float64, sec, nsec, off int64, n int64, set uin
 		}
 		if set&(1<<12) != 0 {
 			ev.Geo.Longitude = &g
+		}
+	}
+	if set&(1<<14) != 0 {
+		ev.Alert = &Alert{Rule: s, Type: u, Severity: Severity(pick(7)), Subject: u, Count: int(n), WindowSeconds: n * 60,
+			Since: tm, Summary: s}
+		if set&(1<<15) != 0 {
+			ev.Alert.Evidence = []string{s, u, pick(8)}
 		}
 	}
 	if set&(1<<13) != 0 {

@@ -79,6 +79,7 @@ type enrichedBlock struct {
 	platform Platform
 	session  Session
 	pipeline Pipeline
+	alert    Alert
 }
 
 // enrichedGroups returns the block of the enriched groups, allocated on first
@@ -192,6 +193,8 @@ func (d *decoder) event(ev *Event) error {
 			err = d.session(&ev.Session)
 		case "pipeline":
 			err = d.pipeline(&ev.Pipeline)
+		case "alert":
+			err = d.alert(&ev.Alert)
 		default:
 			err = d.unknown("", key)
 		}
@@ -470,6 +473,96 @@ func (d *decoder) pipeline(p **Pipeline) error {
 		}
 		if err != nil {
 			return err
+		}
+	}
+}
+
+func (d *decoder) alert(p **Alert) error {
+	if ok, err := openPointer(d, p, &d.enrichedGroups().alert, "alert"); !ok {
+		return err
+	}
+	a := *p
+	for first := true; ; first = false {
+		key, name, ok, err := d.next(first)
+		if err != nil || !ok {
+			return err
+		}
+		switch string(name) {
+		case "rule":
+			err = d.string(&a.Rule, "alert.rule")
+		case "type":
+			err = d.string(&a.Type, "alert.type")
+		case "severity":
+			err = d.string((*string)(&a.Severity), "alert.severity")
+		case "subject":
+			err = d.string(&a.Subject, "alert.subject")
+		case "count":
+			err = d.int(&a.Count, "alert.count")
+		case "window_seconds":
+			err = d.int64(&a.WindowSeconds, "alert.window_seconds")
+		case "since":
+			err = d.time(&a.Since, "alert.since")
+		case "evidence":
+			err = d.strings(&a.Evidence, "alert.evidence")
+		case "summary":
+			err = d.string(&a.Summary, "alert.summary")
+		default:
+			err = d.unknown("alert", key)
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// strings reads an array of strings as encoding/json reads it into a
+// []string: null sets it to nil; an array is decoded into the slice's own
+// elements, grown as needed (an element of the wrong type keeps what it
+// held, the error saved), then cut to the array's length; an empty array is
+// an empty, non-nil slice.
+func (d *decoder) strings(dst *[]string, path string) error {
+	switch d.peek() {
+	case 'n':
+		*dst = nil
+		return d.literal("null")
+	case '[':
+	default:
+		return d.mismatch(path, "an array")
+	}
+	if err := d.enter(); err != nil {
+		return err
+	}
+	s := *dst
+	d.skipSpace()
+	if d.peek() == ']' {
+		d.pos++
+		d.depth--
+		*dst = []string{}
+		return nil
+	}
+	for i := 0; ; i++ {
+		if i >= len(s) {
+			if i < cap(s) {
+				s = s[:i+1]
+			} else {
+				s = append(s, "")
+			}
+		}
+		if err := d.string(&s[i], path); err != nil {
+			return err
+		}
+		d.skipSpace()
+		switch d.peek() {
+		case ',':
+			d.pos++
+			d.skipSpace()
+		case ']':
+			d.pos++
+			d.depth--
+			*dst = s[:i+1]
+			return nil
+		default:
+			return d.syntaxError("after array element")
 		}
 	}
 }

@@ -174,6 +174,40 @@ func (e *Event) appendJSON(b []byte) ([]byte, error) {
 		b = strconv.AppendInt(b, p.Offset, 10)
 		b = append(b, '}')
 	}
+	if a := e.Alert; a != nil {
+		b = append(b, `,"alert":{"rule":`...)
+		b = appendString(b, a.Rule)
+		b = append(b, `,"type":`...)
+		b = appendString(b, a.Type)
+		b = append(b, `,"severity":`...)
+		b = appendString(b, string(a.Severity))
+		b = append(b, `,"subject":`...)
+		b = appendString(b, a.Subject)
+		b = append(b, `,"count":`...)
+		b = strconv.AppendInt(b, int64(a.Count), 10)
+		if a.WindowSeconds != 0 {
+			b = append(b, `,"window_seconds":`...)
+			b = strconv.AppendInt(b, a.WindowSeconds, 10)
+		}
+		b = append(b, `,"since":`...)
+		b = enc.time(b, a.Since, "alert.since")
+		b = append(b, `,"evidence":`...)
+		if a.Evidence == nil {
+			b = append(b, "null"...)
+		} else {
+			b = append(b, '[')
+			for i, id := range a.Evidence {
+				if i > 0 {
+					b = append(b, ',')
+				}
+				b = appendString(b, id)
+			}
+			b = append(b, ']')
+		}
+		b = append(b, `,"summary":`...)
+		b = appendString(b, a.Summary)
+		b = append(b, '}')
+	}
 	return append(b, '}'), enc.err
 }
 

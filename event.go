@@ -35,6 +35,10 @@ type Event struct {
 	Platform *Platform `json:"platform,omitempty"`
 	Session  *Session  `json:"session,omitempty"`
 	Pipeline *Pipeline `json:"pipeline,omitempty"`
+
+	// Alert is what a detection rule found; set on alert.raised events only,
+	// by sharelog's rules, never by a producer.
+	Alert *Alert `json:"alert,omitempty"`
 }
 
 // Workspace identifies the workspace the event belongs to.
@@ -175,6 +179,59 @@ type Pipeline struct {
 	Topic         string    `json:"topic"`
 	Partition     int       `json:"partition"`
 	Offset        int64     `json:"offset"`
+}
+
+// Severity ranks an alert.
+type Severity string
+
+// Severities, from the least to the most urgent.
+const (
+	SeverityLow      Severity = "low"
+	SeverityMedium   Severity = "medium"
+	SeverityHigh     Severity = "high"
+	SeverityCritical Severity = "critical"
+)
+
+// Severities lists the severities from the least to the most urgent.
+var Severities = []Severity{SeverityLow, SeverityMedium, SeverityHigh, SeverityCritical}
+
+// Rank is the severity's place in Severities (low 0 … critical 3), -1 when
+// it is none of them.
+func (s Severity) Rank() int {
+	for i, v := range Severities {
+		if v == s {
+			return i
+		}
+	}
+	return -1
+}
+
+// Alert is what a detection rule found. An alert.raised event carries it, and
+// copies the workspace, actor, file, link, client, geo, platform and session
+// of the event that raised it (the last piece of evidence), so that every
+// sink can say who did what, where, without a lookup.
+type Alert struct {
+	// Rule is the configured rule's name; Type its kind
+	// (password_brute_force, new_country, mass_download, blocked_burst,
+	// inactive_link_access, impossible_travel).
+	Rule     string   `json:"rule"`
+	Type     string   `json:"type"`
+	Severity Severity `json:"severity"`
+	// Subject is what the rule counted on, as kind:value: "link:lk_9",
+	// "ip:203.0.113.7", "session:ls_…", "workspace:ws-acme",
+	// "visitor:ana@example.com".
+	Subject string `json:"subject"`
+	// Count is how many matching events the window held when the alert was
+	// raised; WindowSeconds the rule's window (0 for rules without one).
+	Count         int   `json:"count"`
+	WindowSeconds int64 `json:"window_seconds,omitempty"`
+	// Since is the time of the first event counted.
+	Since time.Time `json:"since"`
+	// Evidence holds the ids of the events counted, oldest first, at most
+	// the last 20.
+	Evidence []string `json:"evidence"`
+	// Summary says what happened in one sentence, for people.
+	Summary string `json:"summary"`
 }
 
 // Key is the Kafka message key of the event: the link id, else the workspace

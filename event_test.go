@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -155,13 +156,34 @@ func TestRetentionAppliedIsValid(t *testing.T) {
 	if err != nil || again.Reason != m["reason"] || again.Action != RetentionApplied || again.Actor.Name() != "system" {
 		t.Fatalf("%+v %v", again, err)
 	}
-	if !RetentionApplied.Valid() || RetentionApplied.NeedsLink() || Actions[len(Actions)-1] != RetentionApplied {
-		t.Fatal("retention.applied is not a valid action without a link, last of Actions")
+	if !RetentionApplied.Valid() || RetentionApplied.NeedsLink() || !slices.Contains(Actions, RetentionApplied) {
+		t.Fatal("retention.applied is not a valid action without a link, in Actions")
 	}
 	for _, a := range Actions {
 		if !a.Valid() {
 			t.Errorf("%s is in Actions but not Valid", a)
 		}
+	}
+}
+
+// TestProducersCannotRaiseAlerts: alert.raised and the alert group are
+// sharelog's own; a raw event with either is refused with the field named.
+func TestProducersCannotRaiseAlerts(t *testing.T) {
+	m := validEvent()
+	m["action"] = "alert.raised"
+	data, _ := json.Marshal(m)
+	_, err := DecodeRaw(data)
+	if err == nil || !strings.Contains(err.Error(), "action: alert.raised is made by sharelog's detection rules") {
+		t.Fatalf("alert.raised accepted from a producer: %v", err)
+	}
+	m = validEvent()
+	m["alert"] = map[string]any{"rule": "r", "evidence": []string{"x"}}
+	data, _ = json.Marshal(m)
+	if _, err := DecodeRaw(data); err == nil || !strings.Contains(err.Error(), "alert: is set by the pipeline") {
+		t.Fatalf("alert group accepted from a producer: %v", err)
+	}
+	if !AlertRaised.Valid() || AlertRaised.NeedsLink() || SeverityHigh.Rank() != 2 || Severity("x").Rank() != -1 {
+		t.Fatal("alert.raised or severities wrong")
 	}
 }
 

@@ -168,6 +168,8 @@ func (e *Event) Validate() error {
 		c.fail("action", "is required")
 	case !e.Action.Valid():
 		c.fail("action", "%q is not a known action", truncate(string(e.Action)))
+	case e.Action == AlertRaised:
+		c.fail("action", "%s is made by sharelog's detection rules, not sent by producers", e.Action)
 	}
 	// The reason of a retention.applied event is the run's summary in
 	// words ("max_age: 1200 events before 2026-07-25"), not a code.
@@ -230,7 +232,7 @@ func (e *Event) Validate() error {
 	for _, g := range [...]struct {
 		name string
 		set  bool
-	}{{"geo", e.Geo != nil}, {"platform", e.Platform != nil}, {"session", e.Session != nil}, {"pipeline", e.Pipeline != nil}} {
+	}{{"geo", e.Geo != nil}, {"platform", e.Platform != nil}, {"session", e.Session != nil}, {"pipeline", e.Pipeline != nil}, {"alert", e.Alert != nil}} {
 		if g.set {
 			c.fail(g.name, "is set by the pipeline, not by the producer")
 		}

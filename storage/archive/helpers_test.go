@@ -90,6 +90,10 @@ func fill(v reflect.Value, r *rand.Rand) {
 		v.SetFloat(r.NormFloat64() * 100)
 	case reflect.Bool:
 		v.SetBool(true)
+	case reflect.Slice: // alert.evidence
+		v.Set(reflect.MakeSlice(v.Type(), 2, 2))
+		fill(v.Index(0), r)
+		fill(v.Index(1), r)
 	default:
 		panic("fill: unhandled kind " + v.Kind().String())
 	}

@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"strings"
 	"time"
 
 	"github.com/sharelog/sharelog"
@@ -91,6 +92,18 @@ type Row struct {
 	PipelineTopic         *string `parquet:"pipeline_topic,optional,dict"`
 	PipelinePartition     *int    `parquet:"pipeline_partition,optional"`
 	PipelineOffset        *int64  `parquet:"pipeline_offset,optional"`
+
+	// The alert of an alert.raised event; alert_evidence holds the
+	// evidence event ids joined by commas (ids hold no comma).
+	AlertRule          *string `parquet:"alert_rule,optional,dict"`
+	AlertType          *string `parquet:"alert_type,optional,dict"`
+	AlertSeverity      *string `parquet:"alert_severity,optional,dict"`
+	AlertSubject       *string `parquet:"alert_subject,optional"`
+	AlertCount         *int    `parquet:"alert_count,optional"`
+	AlertWindowSeconds *int64  `parquet:"alert_window_seconds,optional"`
+	AlertSince         *int64  `parquet:"alert_since,optional,timestamp(microsecond:utc)"`
+	AlertEvidence      *string `parquet:"alert_evidence,optional"`
+	AlertSummary       *string `parquet:"alert_summary,optional"`
 }
 
 // ToRow returns ev as a Row. The Row points into ev (see Row); ev must not be
@@ -143,13 +156,19 @@ func ToRow(ev *sharelog.Event) Row {
 		r.PipelineEnrichedAt, r.PipelineSchemaVersion = &enrichedAt, &p.SchemaVersion
 		r.PipelineTopic, r.PipelinePartition, r.PipelineOffset = &p.Topic, &p.Partition, &p.Offset
 	}
+	if a := ev.Alert; a != nil {
+		severity, since, evidence := string(a.Severity), a.Since.UnixMicro(), strings.Join(a.Evidence, ",")
+		r.AlertRule, r.AlertType, r.AlertSeverity, r.AlertSubject = &a.Rule, &a.Type, &severity, &a.Subject
+		r.AlertCount, r.AlertWindowSeconds, r.AlertSince = &a.Count, &a.WindowSeconds, &since
+		r.AlertEvidence, r.AlertSummary = &evidence, &a.Summary
+	}
 	return r
 }
 
 // Event returns the event the row holds, sharing no memory with the row. A
 // group is present when its first column is not NULL (file_id, link_id,
 // server_region, geo_country_code, platform_os_name, session_link_session_id,
-// pipeline_enriched_at), which is how ToRow writes it; a NULL in another
+// pipeline_enriched_at, alert_rule), which is how ToRow writes it; a NULL in another
 // column of a present group reads as the zero value.
 func (r Row) Event() *sharelog.Event {
 	ev := &sharelog.Event{
@@ -216,6 +235,21 @@ func (r Row) Event() *sharelog.Event {
 			Topic:         str(r.PipelineTopic),
 			Partition:     val(r.PipelinePartition),
 			Offset:        val(r.PipelineOffset),
+		}
+	}
+	if r.AlertRule != nil {
+		ev.Alert = &sharelog.Alert{
+			Rule:          *r.AlertRule,
+			Type:          str(r.AlertType),
+			Severity:      sharelog.Severity(str(r.AlertSeverity)),
+			Subject:       str(r.AlertSubject),
+			Count:         val(r.AlertCount),
+			WindowSeconds: val(r.AlertWindowSeconds),
+			Since:         utc(val(r.AlertSince)),
+			Summary:       str(r.AlertSummary),
+		}
+		if e := str(r.AlertEvidence); e != "" {
+			ev.Alert.Evidence = strings.Split(e, ",")
 		}
 	}
 	return ev
