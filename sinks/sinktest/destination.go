@@ -43,4 +43,9 @@ type Harness struct {
 	// closes the sink; New registers the destination's clean-up with
 	// t.Cleanup.
 	New func(t *testing.T) (sharelog.Sink, Destination)
+	// Alerts makes every event of the suite an alert.raised event, with
+	// an Alert naming its link as the subject, for sinks that deliver
+	// alerts only (Slack). The event keeps its id, link, actor and the
+	// rest, so what the suite checks is unchanged.
+	Alerts bool
 }

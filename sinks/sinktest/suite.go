@@ -113,6 +113,7 @@ type env struct {
 	dest    Destination
 	byLink  map[string][]string
 	linkOf  map[string]string
+	alerts  bool
 }
 
 func newEnv(t *testing.T, h Harness) *env {
@@ -132,7 +133,7 @@ func newEnv(t *testing.T, h Harness) *env {
 		t.Fatal(err)
 	}
 	sink, dest := h.New(t)
-	e := &env{name: "suite", brokers: brokers, conn: conn, sink: sink, dest: dest, byLink: map[string][]string{}, linkOf: map[string]string{}}
+	e := &env{name: "suite", brokers: brokers, conn: conn, sink: sink, dest: dest, byLink: map[string][]string{}, linkOf: map[string]string{}, alerts: h.Alerts}
 	return e
 }
 
@@ -167,6 +168,12 @@ func (e *env) produce(t *testing.T, n, links int) []string {
 		raw.Geo, raw.Platform, raw.Session, raw.Pipeline = nil, nil, nil, nil
 		if err := raw.Validate(); err != nil {
 			t.Fatalf("suite event: %v", err)
+		}
+		if e.alerts {
+			ev.Action = sharelog.AlertRaised
+			ev.Alert = &sharelog.Alert{Rule: "suite", Type: "password_brute_force", Severity: sharelog.SeverityHigh,
+				Subject: "link:" + link, Count: 1 + i/links, WindowSeconds: 300, Since: base, Evidence: []string{ev.ID},
+				Summary: "suite alert on " + link}
 		}
 		value, err := ev.Encode()
 		if err != nil {
