@@ -140,16 +140,64 @@ func (c *Conn) NewGroupReader(group, topic string, logger *slog.Logger) *kafka.R
 	return kafka.NewReader(rc)
 }
 
+// NewPartitionReader returns a reader of one partition of topic, outside any
+// consumer group, starting at the oldest offset (SetOffset and SetOffsetAt
+// move it). The caller closes it.
+func (c *Conn) NewPartitionReader(topic string, partition int) *kafka.Reader {
+	return kafka.NewReader(kafka.ReaderConfig{
+		Brokers:        c.brokers,
+		Topic:          topic,
+		Partition:      partition,
+		Dialer:         c.dialer,
+		MinBytes:       1,
+		MaxBytes:       16 << 20,
+		MaxWait:        250 * time.Millisecond,
+		ReadBackoffMin: 2 * time.Millisecond,
+		ReadBackoffMax: time.Second,
+		MaxAttempts:    3,
+	})
+}
+
+// NewConsumerGroup returns a member of the consumer group on topics, for a
+// caller that manages its partitions itself (Next, then a reader per
+// assigned partition, CommitOffsets); a new group starts at the oldest
+// offset. The caller closes it.
+func (c *Conn) NewConsumerGroup(group string, topics ...string) (*kafka.ConsumerGroup, error) {
+	return kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
+		ID:                group,
+		Brokers:           c.brokers,
+		Dialer:            c.dialer,
+		Topics:            topics,
+		StartOffset:       kafka.FirstOffset,
+		HeartbeatInterval: 2 * time.Second,
+		SessionTimeout:    10 * time.Second,
+		RebalanceTimeout:  10 * time.Second,
+		JoinGroupBackoff:  500 * time.Millisecond,
+		Timeout:           10 * time.Second,
+	})
+}
+
 // EnsureTopics creates the topics that are missing, with the configured
 // partition count and replication factor, retrying until ctx ends while the
 // brokers are not reachable yet. Existing topics are left unchanged.
 func (c *Conn) EnsureTopics(ctx context.Context, topics ...string) error {
+	return c.ensureTopics(ctx, nil, topics)
+}
+
+// EnsureCompactedTopics is EnsureTopics for topics that keep the last value
+// of each key (cleanup.policy=compact), such as the rules' state.
+func (c *Conn) EnsureCompactedTopics(ctx context.Context, topics ...string) error {
+	return c.ensureTopics(ctx, []kafka.ConfigEntry{{ConfigName: "cleanup.policy", ConfigValue: "compact"}}, topics)
+}
+
+func (c *Conn) ensureTopics(ctx context.Context, entries []kafka.ConfigEntry, topics []string) error {
 	req := &kafka.CreateTopicsRequest{}
 	for _, t := range topics {
 		req.Topics = append(req.Topics, kafka.TopicConfig{
 			Topic:             t,
 			NumPartitions:     c.cfg.Partitions,
 			ReplicationFactor: c.cfg.ReplicationFactor,
+			ConfigEntries:     entries,
 		})
 	}
 	backoff := 100 * time.Millisecond

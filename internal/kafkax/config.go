@@ -112,6 +112,11 @@ func (c Config) Validate() error {
 // Topics are the names of sharelog's topics.
 type Topics struct {
 	Raw, Enriched, DLQ string
+	// Alerts holds the alert.raised events of the detection rules (they
+	// are also written to Enriched, so that every sink gets them);
+	// Commands the commands for the link and file server
+	// (link.deactivate); RulesState the rules' long-lived state, compacted.
+	Alerts, Commands, RulesState string
 }
 
 // Topics returns the topic names for the configured prefix.
@@ -120,6 +125,10 @@ func (c Config) Topics() Topics {
 		Raw:      c.TopicPrefix + ".raw",
 		Enriched: c.TopicPrefix + ".enriched",
 		DLQ:      c.TopicPrefix + ".dlq",
+
+		Alerts:     c.TopicPrefix + ".alerts",
+		Commands:   c.TopicPrefix + ".commands",
+		RulesState: c.TopicPrefix + ".rules-state",
 	}
 }
 
