@@ -25,6 +25,7 @@ import (
 	"github.com/sharelog/sharelog/internal/cfgerr"
 	"github.com/sharelog/sharelog/internal/kafkax"
 	archivesink "github.com/sharelog/sharelog/sinks/archive"
+	"github.com/sharelog/sharelog/rules"
 	"github.com/sharelog/sharelog/sinks/registry"
 )
 
@@ -48,6 +49,9 @@ type Config struct {
 	// syslog …), each run by the delivery engine under its own consumer
 	// group. A list: set it in the YAML file, not from the environment.
 	Sinks []registry.Config `yaml:"sinks"`
+	// Rules are the detection rules (see package rules). Absent: every
+	// rule type with its defaults (rules.Defaults); `rules: []`: none.
+	Rules *[]rules.Rule `yaml:"rules"`
 }
 
 // LogConfig configures the structured logs on stderr.
@@ -92,6 +96,22 @@ func (c *Config) SetDefaults() {
 	for i := range c.Sinks {
 		c.Sinks[i].SetDefaults()
 	}
+	if c.Rules == nil {
+		defaults := rules.Defaults()
+		c.Rules = &defaults
+	}
+	for i := range *c.Rules {
+		(*c.Rules)[i].SetDefaults()
+	}
+}
+
+// DetectionRules returns the configured rules (after SetDefaults, the
+// defaults when the configuration has no `rules:` section).
+func (c *Config) DetectionRules() []rules.Rule {
+	if c.Rules == nil {
+		return rules.Defaults()
+	}
+	return *c.Rules
 }
 
 // Validate returns every problem, each naming its field path.
@@ -123,6 +143,9 @@ func (c *Config) Validate() error {
 		cfgerr.Prefix("api", c.API.Validate()),
 		registry.ValidateAll(c.Sinks),
 	)
+	if c.Rules != nil {
+		errs = append(errs, rules.ValidateAll(*c.Rules))
+	}
 	return errors.Join(errs...)
 }
 

@@ -17,6 +17,7 @@ func TestLoadFiles(t *testing.T) {
 		{"good-full.yaml", nil},
 		{"bad-unknown-key.yaml", []string{"field brokerz not found"}},
 		{"bad-values.yaml", []string{
+			"rules[0].window: 200h0m0s must be between 0 and 168h", `rules[1].type: "geo_fence" is not a rule type`,
 			`http.addr: "8080" is not host:port`,
 			`kafka.brokers[0]: "kafka-1" is not host:port`,
 			"kafka.partitions: -3 is not between 1 and 10000",

@@ -46,27 +46,27 @@ type Rule struct {
 	// (password_brute_force, blocked_burst), or how many distinct files a
 	// visitor may download within Window before it is raised
 	// (mass_download: more than Threshold). Ignored by the other types.
-	Threshold int `yaml:"threshold"`
+	Threshold int `yaml:"threshold,omitempty"`
 	// Window is the sliding window the rule counts in (impossible_travel:
 	// how long a visitor's last place is remembered; inactive_link_access:
 	// at most one alert per link in it).
-	Window time.Duration `yaml:"window"`
+	Window time.Duration `yaml:"window,omitempty"`
 	// By chooses the subject: "session" or "ip" for mass_download
 	// (default session), "ip" or "workspace" for blocked_burst (default
 	// ip).
-	By string `yaml:"by"`
+	By string `yaml:"by,omitempty"`
 	// Deactivate, for password_brute_force, also emits a link.deactivate
 	// command on <prefix>.commands (default true; `deactivate: false`
 	// turns it off).
-	Deactivate *bool `yaml:"deactivate"`
+	Deactivate *bool `yaml:"deactivate,omitempty"`
 	// MaxSpeedKMH, for impossible_travel: faster than this between two
 	// places is impossible (default 1000 km/h, an airliner and a bit).
-	MaxSpeedKMH float64 `yaml:"max_speed_kmh"`
+	MaxSpeedKMH float64 `yaml:"max_speed_kmh,omitempty"`
 	// MinDistanceKM, for impossible_travel: places closer than this (after
 	// subtracting both accuracy radii) never count (default 500 km).
-	MinDistanceKM float64 `yaml:"min_distance_km"`
+	MinDistanceKM float64 `yaml:"min_distance_km,omitempty"`
 	// Workspaces limits the rule to these workspaces (default: all).
-	Workspaces []string `yaml:"workspaces"`
+	Workspaces []string `yaml:"workspaces,omitempty"`
 	// MaxSubjects bounds the rule's state: the links, visitors, IPs or
 	// workspaces it tracks at once, the least recently seen dropped first
 	// (default 100,000).

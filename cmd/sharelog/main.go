@@ -1,6 +1,7 @@
 // Command sharelog runs the sharelog pipeline: every role together (run) or
 // one role per process (ingest, enrich, sink, api), and the tools around it
-// (query, export, token, retention, simulate, bench).
+// (query, export, token, retention, simulate, bench); rules runs the
+// detection rules alone.
 package main
 
 import (
@@ -23,6 +24,7 @@ Usage:
   sharelog enrich    [--config FILE]   <prefix>.raw → geo, platform, session → <prefix>.enriched
   sharelog sink archive [--config FILE]  <prefix>.enriched → Parquet archive (archive.dir)
   sharelog sink NAME [--config FILE]  <prefix>.enriched → the delivery sink NAME of sinks: (webhook, splunk, …)
+  sharelog rules     [--config FILE]   <prefix>.enriched → detection rules → <prefix>.alerts (+ enriched), <prefix>.commands
   sharelog replay    --sink NAME --from T --to T [--workspace ID] [--action A] [--link ID] [--user EMAIL] [--result R]
                                        re-send archived events to one sink, oldest first, with progress
   sharelog api       [--config FILE]   GET /v1/events, GET /v1/links/{id}/activity over archive.dir (no Kafka needed)
@@ -62,7 +64,7 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cmd, rest := args[0], args[1:]
 	switch cmd {
 	case "run":
-		return runRoles(ctx, "run", rest, stdout, stderr, roleIngest|roleEnrich|roleArchive|roleAPI|roleSinks)
+		return runRoles(ctx, "run", rest, stdout, stderr, roleIngest|roleEnrich|roleArchive|roleAPI|roleSinks|roleRules)
 	case "ingest":
 		return runRoles(ctx, "ingest", rest, stdout, stderr, roleIngest)
 	case "enrich":
@@ -75,6 +77,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return runRoles(ctx, "sink archive", rest[1:], stdout, stderr, roleArchive)
 		}
 		return runRoles(ctx, "sink "+rest[0], rest[1:], stdout, stderr, roleSinks)
+	case "rules":
+		return runRoles(ctx, "rules", rest, stdout, stderr, roleRules)
 	case "replay":
 		return replayCmd(ctx, rest, stdout, stderr)
 	case "api":

@@ -22,6 +22,7 @@ const (
 	roleArchive = pipeline.Archive
 	roleAPI     = pipeline.API
 	roleSinks   = pipeline.Sinks
+	roleRules   = pipeline.Rules
 )
 
 // loadConfig parses the common --config flag and loads the configuration.

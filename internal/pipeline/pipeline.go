@@ -36,6 +36,7 @@ import (
 	"github.com/sharelog/sharelog/internal/secret"
 	archivesink "github.com/sharelog/sharelog/sinks/archive"
 	"github.com/sharelog/sharelog/sinks/delivery"
+	"github.com/sharelog/sharelog/rules"
 	"github.com/sharelog/sharelog/sinks/registry"
 )
 
@@ -52,10 +53,13 @@ const (
 	// Sinks runs the configured delivery sinks (all, or those named in
 	// Options.Sinks), each under the delivery engine.
 	Sinks
+	// Rules runs the detection rules (config.DetectionRules), when there
+	// are any.
+	Rules
 )
 
 // kafkaRoles are the roles that need Kafka.
-const kafkaRoles = Ingest | Enrich | Archive | Sinks
+const kafkaRoles = Ingest | Enrich | Archive | Sinks | Rules
 
 // Options are what the caller provides beyond the configuration.
 type Options struct {
@@ -86,6 +90,8 @@ type Pipeline struct {
 	archive    *archivesink.Sink
 	archLag    *kafkax.LagMonitor
 	lag        *kafkax.LagMonitor
+	rules      *rules.Worker
+	rulesLag   *kafkax.LagMonitor
 	runners    []*delivery.Runner
 	sinkLags   []*kafkax.LagMonitor
 	ingestKeys []string
@@ -145,6 +151,25 @@ func Start(ctx context.Context, cfg *config.Config, roles Roles, opts Options) (
 		if err := p.startSinks(opts.Sinks); err != nil {
 			return nil, err
 		}
+	}
+
+	if roles&Rules != 0 && len(cfg.DetectionRules()) > 0 {
+		rs := cfg.DetectionRules()
+		if p.rules, err = rules.NewWorker(rs, rules.Deps{Conn: p.conn, Logger: p.log, Registerer: p.reg}); err != nil {
+			return nil, err
+		}
+		tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err = p.rules.Topics(tctx)
+		cancel()
+		if err != nil {
+			return nil, err
+		}
+		p.rulesLag = kafkax.NewLagMonitor(p.conn, p.rules.Group(), cfg.Kafka.Topics().Enriched, 10*time.Second, p.log, p.reg)
+		names := make([]string, len(rs))
+		for i, r := range rs {
+			names[i] = r.Name
+		}
+		p.log.Info("detection rules configured", "rules", names, "group", p.rules.Group())
 	}
 
 	if roles&API != 0 {
@@ -470,6 +495,12 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		g.Add(func() error { return p.archive.Run(ctx) }, func(error) { cancel() })
 		lctx, lcancel := context.WithCancel(context.Background())
 		g.Add(func() error { return p.archLag.Run(lctx) }, func(error) { lcancel() })
+	}
+	if p.rules != nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		g.Add(func() error { return p.rules.Run(ctx) }, func(error) { cancel() })
+		lctx, lcancel := context.WithCancel(context.Background())
+		g.Add(func() error { return p.rulesLag.Run(lctx) }, func(error) { lcancel() })
 	}
 	for i, r := range p.runners {
 		ctx, cancel := context.WithCancel(context.Background())
