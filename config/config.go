@@ -24,8 +24,8 @@ import (
 	"github.com/sharelog/sharelog/internal/api"
 	"github.com/sharelog/sharelog/internal/cfgerr"
 	"github.com/sharelog/sharelog/internal/kafkax"
-	archivesink "github.com/sharelog/sharelog/sinks/archive"
 	"github.com/sharelog/sharelog/rules"
+	archivesink "github.com/sharelog/sharelog/sinks/archive"
 	"github.com/sharelog/sharelog/sinks/registry"
 )
 

@@ -34,9 +34,9 @@ import (
 	"github.com/sharelog/sharelog/internal/cfgerr"
 	"github.com/sharelog/sharelog/internal/kafkax"
 	"github.com/sharelog/sharelog/internal/secret"
+	"github.com/sharelog/sharelog/rules"
 	archivesink "github.com/sharelog/sharelog/sinks/archive"
 	"github.com/sharelog/sharelog/sinks/delivery"
-	"github.com/sharelog/sharelog/rules"
 	"github.com/sharelog/sharelog/sinks/registry"
 )
 
