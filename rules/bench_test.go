@@ -20,9 +20,11 @@ func BenchmarkObserve(b *testing.B) {
 	evs := mix(100_000)
 	b.ReportAllocs()
 	b.ResetTimer()
+	alerts := 0
 	for i := range b.N {
-		e.Observe(evs[i%len(evs)])
+		alerts += len(e.Observe(evs[i%len(evs)]).Alerts)
 	}
+	b.ReportMetric(float64(alerts)*1e6/float64(b.N), "alerts/1M-events")
 }
 
 // BenchmarkStatePerLink measures the memory the rules hold per tracked
@@ -63,7 +65,8 @@ func mix(n int) []*sharelog.Event {
 	for i := range evs {
 		a := actions[i%len(actions)]
 		x := ev(i, float64(i)/50, a, fmt.Sprintf("lk_%d", i%10_000))
-		lat, lon := float64(i%90), float64(i%180)
+		// A visitor stays in one place (a traveller is the exception).
+		lat, lon := float64(i%2000%90), float64(i%2000%180)
 		x.Geo = &sharelog.Geo{CountryCode: countries[i%len(countries)], Latitude: &lat, Longitude: &lon}
 		x.Actor.VisitorEmail = fmt.Sprintf("v%d@example.com", i%2000)
 		x.File = &sharelog.File{ID: fmt.Sprintf("f%d", i%300)}
