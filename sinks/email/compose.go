@@ -385,8 +385,7 @@ func (s *Sink) alertBodies(text, html *bytes.Buffer, ev *sharelog.Event) {
 	label(text, "", "Subject", d.Subject)
 	label(text, "", "Count", d.Count)
 	label(text, "", "Raised", d.Raised)
-	text.WriteString("\nLast event:\n")
-	label(text, "  ", "action", v.Action+" ("+v.Result+")")
+	text.WriteString("\nLast event counted:\n")
 	label(text, "  ", "by", v.Who)
 	from := v.IP
 	if v.Location != "" {
@@ -442,9 +441,8 @@ var alertHTML = template.Must(template.New("alert").Parse(`<!DOCTYPE html>
 <tr><th align="left">Count</th><td>{{.Count}}</td></tr>
 <tr><th align="left">Raised</th><td>{{.Raised}}</td></tr>
 </table>
-<h3>Last event</h3>
+<h3>Last event counted</h3>
 <table cellpadding="4" cellspacing="0">
-<tr><th align="left">Action</th><td>{{.Event.Action}} ({{.Event.Result}})</td></tr>
 <tr><th align="left">Who</th><td>{{.Event.Who}}</td></tr>
 <tr><th align="left">IP</th><td>{{.Event.IP}}{{if .Event.Location}}, {{.Event.Location}}{{end}}</td></tr>
 {{if .Event.Platform}}<tr><th align="left">Platform</th><td>{{.Event.Platform}}</td></tr>{{end}}
