@@ -190,11 +190,23 @@ func TestRunDeliversToWebhook(t *testing.T) {
 		if len(bad) > 0 {
 			t.Fatalf("receiver refused requests: %v", bad)
 		}
+		posted := map[string]bool{}
+		for _, ev := range evs {
+			posted[ev.ID] = true
+		}
 		ids := map[string]bool{}
 		for _, ev := range got {
-			ids[ev.ID] = true
 			if ev.Pipeline == nil {
 				t.Fatalf("event %s arrived without the pipeline group: not the enriched event", ev.ID)
+			}
+			if posted[ev.ID] {
+				ids[ev.ID] = true
+				continue
+			}
+			// The default detection rules run too: what else arrives is
+			// their alerts on the posted events.
+			if ev.Action != sharelog.AlertRaised || ev.Alert == nil || len(ev.Alert.Evidence) == 0 || !posted[ev.Alert.Evidence[len(ev.Alert.Evidence)-1]] {
+				t.Fatalf("webhook received an event that was not posted and is no alert on them: %+v", ev)
 			}
 		}
 		if len(ids) == len(evs) {
