@@ -184,3 +184,18 @@ func TestRenderBoundsLongValues(t *testing.T) {
 		t.Errorf("text of %d bytes", len(m.text))
 	}
 }
+
+// The README shows the golden message as it is.
+func TestReadmeShowsTheGoldenMessage(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden, err := os.ReadFile(filepath.Join("testdata", "message.golden.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(readme, append([]byte("```json\n"), golden...)) {
+		t.Error("README.md does not show testdata/message.golden.json: paste it again")
+	}
+}
