@@ -17,13 +17,15 @@ import (
 	"github.com/sharelog/sharelog/internal/cfgerr"
 	"github.com/sharelog/sharelog/sinks/delivery"
 	"github.com/sharelog/sharelog/sinks/elasticsearch"
+	"github.com/sharelog/sharelog/sinks/email"
+	"github.com/sharelog/sharelog/sinks/slack"
 	"github.com/sharelog/sharelog/sinks/splunk"
 	"github.com/sharelog/sharelog/sinks/syslog"
 	"github.com/sharelog/sharelog/sinks/webhook"
 )
 
 // Types are the sink types, in the order of the documentation.
-var Types = []string{"webhook", "splunk", "elasticsearch", "syslog"}
+var Types = []string{"webhook", "splunk", "elasticsearch", "syslog", "slack", "email"}
 
 // Config is one entry of `sinks:`: a named destination of one type, with
 // the section of that type, and what the delivery engine needs.
@@ -44,12 +46,29 @@ type Config struct {
 	Elasticsearch *elasticsearch.Config `yaml:"elasticsearch"`
 	// Syslog sends RFC 5424 messages with a CEF or LEEF body.
 	Syslog *syslog.Config `yaml:"syslog"`
+	// Slack posts alerts (alert.raised events) to Slack channels; its
+	// filter defaults to the action alert.raised.
+	Slack *slack.Config `yaml:"slack"`
+	// Email mails link owners' notifications and alerts; its
+	// delivery.batch_wait defaults to a minute, so that a link's
+	// notifications within a minute make one mail.
+	Email *email.Config `yaml:"email"`
 }
 
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 
 // SetDefaults fills the delivery options and the type's section.
 func (c *Config) SetDefaults() {
+	switch c.Type {
+	case "slack":
+		if len(c.Filter.Actions) == 0 {
+			c.Filter.Actions = []string{string(sharelog.AlertRaised)}
+		}
+	case "email":
+		if c.Delivery.BatchWait == 0 {
+			c.Delivery.BatchWait = email.DefaultBatchWait
+		}
+	}
 	c.Delivery.SetDefaults()
 	switch c.Type {
 	case "webhook":
@@ -68,6 +87,14 @@ func (c *Config) SetDefaults() {
 		if c.Syslog != nil {
 			c.Syslog.SetDefaults()
 		}
+	case "slack":
+		if c.Slack != nil {
+			c.Slack.SetDefaults()
+		}
+	case "email":
+		if c.Email != nil {
+			c.Email.SetDefaults()
+		}
 	}
 }
 
@@ -79,7 +106,8 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("name: %q must be 1-63 lower-case letters, digits, - or _", c.Name))
 	}
 	errs = append(errs, cfgerr.Prefix("filter", c.Filter.Validate()), cfgerr.Prefix("delivery", c.Delivery.Validate()))
-	sections := map[string]bool{"webhook": c.Webhook != nil, "splunk": c.Splunk != nil, "elasticsearch": c.Elasticsearch != nil, "syslog": c.Syslog != nil}
+	sections := map[string]bool{"webhook": c.Webhook != nil, "splunk": c.Splunk != nil, "elasticsearch": c.Elasticsearch != nil, "syslog": c.Syslog != nil,
+		"slack": c.Slack != nil, "email": c.Email != nil}
 	for typ, set := range sections {
 		if set && typ != c.Type {
 			errs = append(errs, fmt.Errorf("%s: section given for a sink of type %q", typ, c.Type))
@@ -112,6 +140,18 @@ func (c Config) Validate() error {
 			errs = append(errs, errors.New("syslog: required for type syslog"))
 		} else {
 			errs = append(errs, cfgerr.Prefix("syslog", c.Syslog.Validate()))
+		}
+	case "slack":
+		if c.Slack == nil {
+			errs = append(errs, errors.New("slack: required for type slack"))
+		} else {
+			errs = append(errs, cfgerr.Prefix("slack", c.Slack.Validate()))
+		}
+	case "email":
+		if c.Email == nil {
+			errs = append(errs, errors.New("email: required for type email"))
+		} else {
+			errs = append(errs, cfgerr.Prefix("email", c.Email.Validate()))
 		}
 	default:
 		errs = append(errs, fmt.Errorf("type: %q is not one of %v", c.Type, Types))
@@ -162,6 +202,10 @@ func New(c Config, deps Deps) (sharelog.Sink, error) {
 		return sink(elasticsearch.New(*c.Elasticsearch, elasticsearch.Deps{Logger: log, Registerer: reg}))
 	case "syslog":
 		return sink(syslog.New(*c.Syslog, syslog.Deps{Logger: log, Registerer: reg}))
+	case "slack":
+		return sink(slack.New(c.Slack, slack.Deps{Logger: log, Registerer: reg}))
+	case "email":
+		return sink(email.New(c.Email, email.Deps{Logger: log, Registerer: reg}))
 	}
 	return nil, fmt.Errorf("sink %s: unknown type %q", c.Name, c.Type)
 }

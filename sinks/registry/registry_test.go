@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -46,6 +47,15 @@ sinks:
   - name: qradar
     type: syslog
     syslog: {network: tcp, address: "qradar.example.com:514", format: leef}
+  - name: slack-soc
+    type: slack
+    slack: {token: {env: HEC_TOKEN}, routes: [{channel: "#sec-alerts", min_severity: high}]}
+  - name: mail
+    type: email
+    email:
+      smtp: {address: "smtp.example.com:587", username: sharelog, password: {env: HEC_TOKEN}, from: "sharelog <sharelog@example.com>"}
+      link_notifications: [{link: lk_9, to: [owner@example.com]}]
+      alerts: {to: [secops@example.com]}
 `
 	cfg, err := loadConfig(t, good)
 	if err != nil {
@@ -61,6 +71,14 @@ sinks:
 			t.Errorf("close %s: %v", c.Name, err)
 		}
 	}
+	// The alert sinks' defaults: Slack gets alerts only, email batches a
+	// minute.
+	if f := cfg.Sinks[4].Filter.Actions; len(f) != 1 || f[0] != "alert.raised" {
+		t.Errorf("slack filter %v", f)
+	}
+	if w := cfg.Sinks[5].Delivery.BatchWait; w != time.Minute {
+		t.Errorf("email batch_wait %s", w)
+	}
 	if len(cfg.Sinks) != len(registry.Types) {
 		t.Errorf("the good configuration has %d sinks, there are %d types: test each", len(cfg.Sinks), len(registry.Types))
 	}
@@ -74,6 +92,8 @@ sinks:
 		{"sinks: [{name: a, type: webhook, webhook: {url: 'https://x', secrets: {env: HOOK_SECRET}}}, {name: a, type: webhook, webhook: {url: 'https://y', secrets: {env: HOOK_SECRET}}}]", `sinks[1].name: "a" is also the name of sinks[0]`},
 		{"sinks: [{name: a, type: webhook, filter: {actions: [link.teleported]}, webhook: {url: 'https://x', secrets: {env: HOOK_SECRET}}}]", "sinks[0].filter.actions[0]:"},
 		{"sinks: [{name: a, type: webhook, delivery: {concurrency: 1000}, webhook: {url: 'https://x', secrets: {env: HOOK_SECRET}}}]", "sinks[0].delivery.concurrency:"},
+		{"sinks: [{name: a, type: slack}]", "sinks[0].slack: required for type slack"},
+		{"sinks: [{name: a, type: email, email: {}}]", "sinks[0].email.smtp.address:"},
 		{"sinks: [{name: s, type: splunk, delivery: {timeout: 10s}, splunk: {url: 'https://x', token: {env: HEC_TOKEN}, ack: true}}]", "sinks[0].delivery.timeout: 10s must be longer than splunk.ack_timeout"},
 	} {
 		err := load(t, tc.yaml)
