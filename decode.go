@@ -494,6 +494,8 @@ func (d *decoder) alert(p **Alert) error {
 			err = d.string(&a.Type, "alert.type")
 		case "severity":
 			err = d.string((*string)(&a.Severity), "alert.severity")
+		case "action":
+			err = d.string((*string)(&a.Action), "alert.action")
 		case "subject":
 			err = d.string(&a.Subject, "alert.subject")
 		case "count":

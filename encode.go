@@ -181,6 +181,8 @@ func (e *Event) appendJSON(b []byte) ([]byte, error) {
 		b = appendString(b, a.Type)
 		b = append(b, `,"severity":`...)
 		b = appendString(b, string(a.Severity))
+		b = append(b, `,"action":`...)
+		b = appendString(b, string(a.Action))
 		b = append(b, `,"subject":`...)
 		b = appendString(b, a.Subject)
 		b = append(b, `,"count":`...)

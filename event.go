@@ -217,6 +217,9 @@ type Alert struct {
 	Rule     string   `json:"rule"`
 	Type     string   `json:"type"`
 	Severity Severity `json:"severity"`
+	// Action is the action of the event that raised the alert (the
+	// event's own Action is alert.raised).
+	Action Action `json:"action"`
 	// Subject is what the rule counted on, as kind:value: "link:lk_9",
 	// "ip:203.0.113.7", "session:ls_…", "workspace:ws-acme",
 	// "visitor:ana@example.com".

@@ -408,7 +408,7 @@ func (r *rule) alert(ev *sharelog.Event, subject string, count int, since int64,
 		ids = ids[len(ids)-MaxEvidence:]
 	}
 	a.Alert = &sharelog.Alert{
-		Rule: r.cfg.Name, Type: r.cfg.Type, Severity: r.cfg.Severity, Subject: subject,
+		Rule: r.cfg.Name, Type: r.cfg.Type, Severity: r.cfg.Severity, Action: ev.Action, Subject: subject,
 		Count: count, WindowSeconds: int64(r.cfg.Window / time.Second), Since: time.UnixMicro(since).UTC(),
 		Evidence: slices.Clone(ids), Summary: summary,
 	}

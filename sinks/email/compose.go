@@ -347,6 +347,9 @@ func (s *Sink) linkBodies(text, html *bytes.Buffer, views []eventView, m *messag
 func (s *Sink) alertBodies(text, html *bytes.Buffer, ev *sharelog.Event) {
 	a := ev.Alert
 	v := viewEvent(ev, false)
+	if a.Action != "" {
+		v.Action = string(a.Action) // the event that raised it, not alert.raised
+	}
 	evidence := make([]string, len(a.Evidence))
 	for i, id := range a.Evidence {
 		evidence[i] = clean(id, 100)

@@ -170,10 +170,10 @@ func (e *env) produce(t *testing.T, n, links int) []string {
 			t.Fatalf("suite event: %v", err)
 		}
 		if e.alerts {
-			ev.Action = sharelog.AlertRaised
-			ev.Alert = &sharelog.Alert{Rule: "suite", Type: "password_brute_force", Severity: sharelog.SeverityHigh,
+			ev.Alert = &sharelog.Alert{Rule: "suite", Type: "password_brute_force", Severity: sharelog.SeverityHigh, Action: ev.Action,
 				Subject: "link:" + link, Count: 1 + i/links, WindowSeconds: 300, Since: base, Evidence: []string{ev.ID},
 				Summary: "suite alert on " + link}
+			ev.Action = sharelog.AlertRaised
 		}
 		value, err := ev.Encode()
 		if err != nil {

@@ -59,7 +59,7 @@ func testAlert(id, subject string, count int) *sharelog.Event {
 		Geo:       &sharelog.Geo{CountryCode: "CH", CountryName: "Switzerland", City: "Zürich", Latitude: &lat, Longitude: &lon},
 		Platform:  &sharelog.Platform{OSName: "Windows", OSVersion: "10", ClientName: "Chrome", ClientVersion: "131", DeviceType: sharelog.DeviceDesktop},
 		Alert: &sharelog.Alert{
-			Rule: "brute-force", Type: "password_brute_force", Severity: sharelog.SeverityHigh,
+			Rule: "brute-force", Type: "password_brute_force", Severity: sharelog.SeverityHigh, Action: sharelog.LinkPasswordFailed,
 			Subject: subject, Count: count, WindowSeconds: 300,
 			Since:    time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC),
 			Evidence: []string{"0193a1b2-0000-7000-8000-000000000001", "0193a1b2-0000-7000-8000-000000000002"},

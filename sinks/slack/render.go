@@ -129,6 +129,9 @@ func whatHappened(ev *sharelog.Event) string {
 	s := esc(typeWords(a.Type)) + " " + code(a.Type)
 	if n := len(a.Evidence); n > 0 {
 		s += "\nlast event " + code(a.Evidence[n-1])
+		if a.Action != "" {
+			s += " " + code(string(a.Action))
+		}
 		if n > 1 {
 			s += fmt.Sprintf(" (%d events of evidence)", n)
 		}

@@ -98,6 +98,7 @@ type Row struct {
 	AlertRule          *string `parquet:"alert_rule,optional,dict"`
 	AlertType          *string `parquet:"alert_type,optional,dict"`
 	AlertSeverity      *string `parquet:"alert_severity,optional,dict"`
+	AlertAction        *string `parquet:"alert_action,optional,dict"`
 	AlertSubject       *string `parquet:"alert_subject,optional"`
 	AlertCount         *int    `parquet:"alert_count,optional"`
 	AlertWindowSeconds *int64  `parquet:"alert_window_seconds,optional"`
@@ -157,8 +158,8 @@ func ToRow(ev *sharelog.Event) Row {
 		r.PipelineTopic, r.PipelinePartition, r.PipelineOffset = &p.Topic, &p.Partition, &p.Offset
 	}
 	if a := ev.Alert; a != nil {
-		severity, since, evidence := string(a.Severity), a.Since.UnixMicro(), strings.Join(a.Evidence, ",")
-		r.AlertRule, r.AlertType, r.AlertSeverity, r.AlertSubject = &a.Rule, &a.Type, &severity, &a.Subject
+		severity, action, since, evidence := string(a.Severity), string(a.Action), a.Since.UnixMicro(), strings.Join(a.Evidence, ",")
+		r.AlertRule, r.AlertType, r.AlertSeverity, r.AlertAction, r.AlertSubject = &a.Rule, &a.Type, &severity, &action, &a.Subject
 		r.AlertCount, r.AlertWindowSeconds, r.AlertSince = &a.Count, &a.WindowSeconds, &since
 		r.AlertEvidence, r.AlertSummary = &evidence, &a.Summary
 	}
@@ -242,6 +243,7 @@ func (r Row) Event() *sharelog.Event {
 			Rule:          *r.AlertRule,
 			Type:          str(r.AlertType),
 			Severity:      sharelog.Severity(str(r.AlertSeverity)),
+			Action:        sharelog.Action(str(r.AlertAction)),
 			Subject:       str(r.AlertSubject),
 			Count:         val(r.AlertCount),
 			WindowSeconds: val(r.AlertWindowSeconds),

@@ -54,7 +54,7 @@ var wantColumns = []string{"id", "time", "workspace_id", "workspace_name", "acto
 	"platform_os_version", "platform_client_name", "platform_client_version", "platform_device_type",
 	"session_link_session_id", "session_seq", "session_started", "pipeline_enriched_at",
 	"pipeline_schema_version", "pipeline_topic", "pipeline_partition", "pipeline_offset",
-	"alert_rule", "alert_type", "alert_severity", "alert_subject", "alert_count", "alert_window_seconds",
+	"alert_rule", "alert_type", "alert_severity", "alert_action", "alert_subject", "alert_count", "alert_window_seconds",
 	"alert_since", "alert_evidence", "alert_summary"}
 
 // requiredColumns are the columns that are never NULL; all others are
