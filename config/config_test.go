@@ -15,6 +15,7 @@ func TestLoadFiles(t *testing.T) {
 	}{
 		{"good-minimal.yaml", nil},
 		{"good-full.yaml", nil},
+		{"../../deploy/sharelog.example.yaml", nil}, // the documented example stays valid
 		{"bad-unknown-key.yaml", []string{"field brokerz not found"}},
 		{"bad-values.yaml", []string{
 			"rules[0].window: 200h0m0s must be between 0 and 168h", `rules[1].type: "geo_fence" is not a rule type`,
