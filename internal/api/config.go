@@ -8,6 +8,9 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/sharelog/sharelog/internal/cfgerr"
+	"github.com/sharelog/sharelog/internal/stream"
 )
 
 // Config configures the query API.
@@ -24,6 +27,8 @@ type Config struct {
 	// MaxInFlight limits concurrent queries (a CSV export holds its slot
 	// until it is done); more are answered 429. Default 16.
 	MaxInFlight int `yaml:"max_in_flight"`
+	// Stream configures the live stream, GET /v1/stream.
+	Stream stream.Config `yaml:"stream"`
 }
 
 // Token is one API token: who it is (Name, for logs and metrics), the
@@ -46,6 +51,7 @@ func (c *Config) SetDefaults() {
 	if c.MaxInFlight == 0 {
 		c.MaxInFlight = 16
 	}
+	c.Stream.SetDefaults()
 }
 
 // Validate reports every wrong field. Token values never appear in errors
@@ -57,6 +63,7 @@ func (c Config) Validate() error {
 	if c.MaxInFlight < 1 {
 		errs = append(errs, fmt.Errorf("max_in_flight: %d must be at least 1", c.MaxInFlight))
 	}
+	errs = append(errs, cfgerr.Prefix("stream", c.Stream.Validate()))
 	return errors.Join(errs...)
 }
 

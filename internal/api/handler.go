@@ -25,13 +25,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	sharelog "github.com/sharelog/sharelog"
+	"github.com/sharelog/sharelog/internal/stream"
 	"github.com/sharelog/sharelog/storage/archive"
 	"github.com/sharelog/sharelog/storage/query"
 )
 
 // Patterns are the routes the Handler serves, to register on a caller's
 // http.ServeMux (each with the Handler).
-var Patterns = []string{"GET /v1/events", "GET /v1/links/{id}/activity"}
+var Patterns = []string{"GET /v1/events", "GET /v1/links/{id}/activity", StreamPattern, TicketsPattern}
 
 // Deps are what the handler is given.
 type Deps struct {
@@ -40,6 +41,9 @@ type Deps struct {
 	Auth       *Authenticator
 	Logger     *slog.Logger          // nil: quiet
 	Registerer prometheus.Registerer // nil: no metrics
+	// Hub, when set, serves the live stream (GET /v1/stream); nil: the
+	// stream answers 503 (no Kafka in this process).
+	Hub *stream.Hub
 }
 
 // Handler serves the query API. It is safe for concurrent use.
@@ -61,6 +65,9 @@ type Handler struct {
 	slots   chan struct{}
 	mux     *http.ServeMux
 	metrics *metrics
+	hub     *stream.Hub
+	tickets tickets
+	origins []string // api.stream.allowed_origins, lower case
 }
 
 type metrics struct {
@@ -105,6 +112,12 @@ func NewHandler(cfg Config, deps Deps) (*Handler, error) {
 	}
 	h.mux.Handle(Patterns[0], h.route("events", h.events))
 	h.mux.Handle(Patterns[1], h.route("activity", h.activity))
+	h.mux.HandleFunc(StreamPattern, h.stream)
+	h.mux.HandleFunc(TicketsPattern, h.streamTicket)
+	h.hub = deps.Hub
+	for _, o := range cfg.Stream.AllowedOrigins {
+		h.origins = append(h.origins, strings.ToLower(strings.TrimSuffix(o, "/")))
+	}
 	return h, nil
 }
 

@@ -34,6 +34,7 @@ import (
 	"github.com/sharelog/sharelog/internal/cfgerr"
 	"github.com/sharelog/sharelog/internal/kafkax"
 	"github.com/sharelog/sharelog/internal/secret"
+	"github.com/sharelog/sharelog/internal/stream"
 	"github.com/sharelog/sharelog/rules"
 	archivesink "github.com/sharelog/sharelog/sinks/archive"
 	"github.com/sharelog/sharelog/sinks/delivery"
@@ -90,6 +91,7 @@ type Pipeline struct {
 	archive    *archivesink.Sink
 	archLag    *kafkax.LagMonitor
 	lag        *kafkax.LagMonitor
+	hub        *stream.Hub
 	rules      *rules.Worker
 	rulesLag   *kafkax.LagMonitor
 	runners    []*delivery.Runner
@@ -119,7 +121,9 @@ func Start(ctx context.Context, cfg *config.Config, roles Roles, opts Options) (
 	}()
 	p.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	if roles&kafkaRoles != 0 {
+	// The API alone uses Kafka only for the live stream, when brokers are
+	// configured.
+	if roles&kafkaRoles != 0 || roles&API != 0 && len(cfg.Kafka.Brokers) > 0 {
 		if err := p.connectKafka(ctx, opts); err != nil {
 			return nil, err
 		}
@@ -276,7 +280,10 @@ func (p *Pipeline) startAPI(opts Options, mux *http.ServeMux) error {
 	if err != nil {
 		return cfgerr.Prefix("api", err)
 	}
-	h, err := api.NewHandler(p.cfg.API, api.Deps{ArchiveDir: p.cfg.Archive.Dir, Auth: auth, Logger: p.log.With("role", "api"), Registerer: p.reg})
+	if p.conn != nil {
+		p.hub = stream.NewHub(p.cfg.API.Stream, stream.Deps{Logger: p.log.With("role", "stream"), Registerer: p.reg})
+	}
+	h, err := api.NewHandler(p.cfg.API, api.Deps{ArchiveDir: p.cfg.Archive.Dir, Auth: auth, Logger: p.log.With("role", "api"), Registerer: p.reg, Hub: p.hub})
 	if err != nil {
 		return err
 	}
@@ -476,6 +483,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		}
 		return nil
 	}, func(error) {
+		if p.hub != nil {
+			p.hub.Close() // hijacked connections: Shutdown does not see them
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), p.cfg.HTTP.ShutdownTimeout)
 		defer cancel()
 		if err := p.server.Shutdown(ctx); err != nil {
@@ -495,6 +505,13 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		g.Add(func() error { return p.archive.Run(ctx) }, func(error) { cancel() })
 		lctx, lcancel := context.WithCancel(context.Background())
 		g.Add(func() error { return p.archLag.Run(lctx) }, func(error) { lcancel() })
+	}
+	if p.hub != nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		from := time.Now().Add(-p.cfg.API.Stream.ResumeWindow) // fills the resume buffer
+		g.Add(func() error {
+			return stream.Tail(ctx, p.conn, p.cfg.Kafka.Topics().Enriched, from, p.hub.Publish, p.log.With("role", "stream"))
+		}, func(error) { cancel() })
 	}
 	if p.rules != nil {
 		ctx, cancel := context.WithCancel(context.Background())

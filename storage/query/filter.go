@@ -132,9 +132,13 @@ func (f Filter) actions() []string {
 // reaches the same answer from the columns; Match is for events that are
 // not in the archive (the live stream) and for tests.
 func (f Filter) Match(ev *sharelog.Event) bool {
-	if !contains(f.Workspaces, ev.Workspace.ID) {
-		return false
-	}
+	return contains(f.Workspaces, ev.Workspace.ID) && f.MatchConditions(ev)
+}
+
+// MatchConditions is Match without the workspace scope: for a caller that
+// scopes by other means (a live stream of a token that reads every
+// workspace).
+func (f Filter) MatchConditions(ev *sharelog.Event) bool {
 	if (!f.From.IsZero() && ev.Time.Before(f.From)) || (!f.To.IsZero() && !ev.Time.Before(f.To)) {
 		return false
 	}

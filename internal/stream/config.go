@@ -1,0 +1,78 @@
+package stream
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+)
+
+// Config configures the live stream (GET /v1/stream): the `api.stream`
+// section.
+type Config struct {
+	// MaxClients is how many streams may be open at once; more are
+	// answered 503. Default 1000.
+	MaxClients int `yaml:"max_clients"`
+	// ClientQueue is how many messages may wait for one client; a client
+	// that falls further behind is dropped (close 1008, "too slow"), so
+	// that it never slows the pipeline or the other clients. Default 1024.
+	ClientQueue int `yaml:"client_queue"`
+	// ResumeWindow and ResumeEvents bound what a reconnecting client can
+	// get back with last_event_id: the events of the last ResumeWindow, at
+	// most ResumeEvents of them. Defaults 5m and 100000.
+	ResumeWindow time.Duration `yaml:"resume_window"`
+	ResumeEvents int           `yaml:"resume_events"`
+	// AllowedOrigins are the browser origins (scheme://host[:port]) allowed
+	// besides the API's own; requests without an Origin header (not from a
+	// browser) are always allowed.
+	AllowedOrigins []string `yaml:"allowed_origins"`
+	// PingInterval is how often the server pings; a client that answers no
+	// ping for two intervals is closed. Default 30s.
+	PingInterval time.Duration `yaml:"ping_interval"`
+}
+
+// SetDefaults fills what is not set.
+func (c *Config) SetDefaults() {
+	if c.MaxClients == 0 {
+		c.MaxClients = 1000
+	}
+	if c.ClientQueue == 0 {
+		c.ClientQueue = 1024
+	}
+	if c.ResumeWindow == 0 {
+		c.ResumeWindow = 5 * time.Minute
+	}
+	if c.ResumeEvents == 0 {
+		c.ResumeEvents = 100_000
+	}
+	if c.PingInterval == 0 {
+		c.PingInterval = 30 * time.Second
+	}
+}
+
+// Validate names each wrong field.
+func (c Config) Validate() error {
+	var errs []error
+	if c.MaxClients < 1 || c.MaxClients > 100_000 {
+		errs = append(errs, fmt.Errorf("max_clients: %d is not between 1 and 100000", c.MaxClients))
+	}
+	if c.ClientQueue < 16 || c.ClientQueue > 1<<20 {
+		errs = append(errs, fmt.Errorf("client_queue: %d is not between 16 and 1048576", c.ClientQueue))
+	}
+	if c.ResumeWindow < 0 || c.ResumeWindow > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("resume_window: %s is not between 0 and 24h", c.ResumeWindow))
+	}
+	if c.ResumeEvents < 0 || c.ResumeEvents > 10_000_000 {
+		errs = append(errs, fmt.Errorf("resume_events: %d is not between 0 and 10000000", c.ResumeEvents))
+	}
+	if c.PingInterval < time.Second {
+		errs = append(errs, fmt.Errorf("ping_interval: %s is shorter than 1s", c.PingInterval))
+	}
+	for i, o := range c.AllowedOrigins {
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" {
+			errs = append(errs, fmt.Errorf("allowed_origins[%d]: %q is not scheme://host[:port]", i, o))
+		}
+	}
+	return errors.Join(errs...)
+}
