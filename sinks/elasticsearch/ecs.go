@@ -17,6 +17,7 @@ const ECSVersion = "8.17.0"
 const (
 	DatasetAccess = "access" // what visitors did on share links
 	DatasetAudit  = "audit"  // what members, API keys and sharelog did
+	DatasetAlert  = "alert"  // what sharelog's detection rules raised
 )
 
 // class is how an action is classified in ECS.
@@ -58,6 +59,8 @@ func classify(a sharelog.Action) class {
 		return class{DatasetAudit, `["iam"]`, `["user","deletion"]`}
 	case sharelog.MemberRoleChanged:
 		return class{DatasetAudit, `["iam"]`, `["user","change"]`}
+	case sharelog.AlertRaised:
+		return class{DatasetAlert, `["intrusion_detection"]`, `["info"]`}
 	}
 	return class{dataset: DatasetAudit}
 }
@@ -82,7 +85,17 @@ func appendDocument(b []byte, ev *sharelog.Event, cl class, dataStream string) [
 	b = ev.Time.UTC().AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","ecs":{"version":"`+ECSVersion+`"},"event":{"id":`...)
 	b = appendString(b, ev.ID)
-	b = append(b, `,"kind":"event"`...)
+	if ev.Alert != nil {
+		// event.severity as Elastic's detection rules number it.
+		sev := map[sharelog.Severity]string{sharelog.SeverityLow: "21", sharelog.SeverityMedium: "47", sharelog.SeverityHigh: "73", sharelog.SeverityCritical: "99"}[ev.Alert.Severity]
+		b = append(b, `,"kind":"alert"`...)
+		if sev != "" {
+			b = append(b, `,"severity":`...)
+			b = append(b, sev...)
+		}
+	} else {
+		b = append(b, `,"kind":"event"`...)
+	}
 	if cl.category != "" {
 		b = append(b, `,"category":`...)
 		b = append(b, cl.category...)
@@ -258,6 +271,31 @@ func appendDocument(b []byte, ev *sharelog.Event, cl class, dataStream string) [
 		b = strconv.AppendInt(b, int64(p.Partition), 10)
 		b = append(b, `,"offset":`...)
 		b = strconv.AppendInt(b, p.Offset, 10)
+		b = append(b, '}')
+	}
+	if a := ev.Alert; a != nil {
+		b = append(b, `,"alert":{"rule":`...)
+		b = appendString(b, a.Rule)
+		b = append(b, `,"type":`...)
+		b = appendString(b, a.Type)
+		b = append(b, `,"severity":`...)
+		b = appendString(b, string(a.Severity))
+		b = appendOpt(b, "action", string(a.Action))
+		b = append(b, `,"subject":`...)
+		b = appendString(b, a.Subject)
+		b = append(b, `,"count":`...)
+		b = strconv.AppendInt(b, int64(a.Count), 10)
+		b = append(b, `,"window_seconds":`...)
+		b = strconv.AppendInt(b, a.WindowSeconds, 10)
+		b = append(b, `,"evidence":[`...)
+		for i, id := range a.Evidence {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, id)
+		}
+		b = append(b, `],"summary":`...)
+		b = appendString(b, a.Summary)
 		b = append(b, '}')
 	}
 	return append(b, "}}"...)

@@ -146,11 +146,12 @@ func TestECSMapping(t *testing.T) {
 // ECS allows together.
 func TestClassification(t *testing.T) {
 	allowed := map[string][]string{ // ECS 8 event.category → allowed event.type
-		"authentication": {"start", "end", "info"},
-		"configuration":  {"access", "change", "creation", "deletion", "info"},
-		"file":           {"access", "change", "creation", "deletion", "info"},
-		"iam":            {"admin", "change", "creation", "deletion", "group", "info", "user"},
-		"web":            {"access", "error", "info"},
+		"authentication":      {"start", "end", "info"},
+		"configuration":       {"access", "change", "creation", "deletion", "info"},
+		"file":                {"access", "change", "creation", "deletion", "info"},
+		"iam":                 {"admin", "change", "creation", "deletion", "group", "info", "user"},
+		"intrusion_detection": {"allowed", "denied", "info"},
+		"web":                 {"access", "error", "info"},
 	}
 	for _, a := range sharelog.Actions {
 		cl := classify(a)
@@ -177,7 +178,11 @@ func TestClassification(t *testing.T) {
 		case sharelog.LinkOpened, sharelog.LinkViewed, sharelog.LinkDownloaded, sharelog.LinkSaved, sharelog.LinkPasswordFailed, sharelog.AccessBlocked:
 			access = true
 		}
-		if want := map[bool]string{true: DatasetAccess, false: DatasetAudit}[access]; cl.dataset != want {
+		want := map[bool]string{true: DatasetAccess, false: DatasetAudit}[access]
+		if a == sharelog.AlertRaised {
+			want = DatasetAlert
+		}
+		if cl.dataset != want {
 			t.Errorf("%s: dataset %s, want %s", a, cl.dataset, want)
 		}
 	}

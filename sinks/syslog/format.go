@@ -10,9 +10,11 @@ import (
 
 // Syslog severities (RFC 5424 §6.2.1) the sink uses.
 const (
-	sevWarning = 4
-	sevNotice  = 5
-	sevInfo    = 6
+	sevCritical = 2
+	sevError    = 3
+	sevWarning  = 4
+	sevNotice   = 5
+	sevInfo     = 6
 )
 
 // level is an event's importance in each format's scale.
@@ -35,6 +37,17 @@ var (
 // passwords (by action or by reason), then any other refusal or error, then
 // successful changes to who can reach what, then the rest.
 func levelOf(ev *sharelog.Event) level {
+	if ev.Alert != nil { // an alert.raised event: its own severity
+		switch ev.Alert.Severity {
+		case sharelog.SeverityCritical:
+			return level{cef: 10, leef: 10, syslog: sevCritical}
+		case sharelog.SeverityHigh:
+			return level{cef: 9, leef: 9, syslog: sevError}
+		case sharelog.SeverityMedium:
+			return levelBlocked
+		}
+		return levelRefused
+	}
 	switch {
 	case ev.Action == sharelog.AccessBlocked || ev.Reason == "ip_blocked" || ev.Reason == "domain_restricted":
 		return levelBlocked
