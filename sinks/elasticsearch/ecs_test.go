@@ -388,3 +388,28 @@ func TestNoAddress(t *testing.T) {
 		t.Errorf("source %v", lookup(doc, "source"))
 	}
 }
+
+// TestAlertDocument: an alert.raised event is an ECS alert with the
+// rule's severity and the alert under sharelog.alert.
+func TestAlertDocument(t *testing.T) {
+	ev := sharelog.Event{
+		ID: "0193a1b2-c3d4-7e5f-8a9b-000000000009", Time: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC),
+		Workspace: sharelog.Workspace{ID: "ws-acme"}, Actor: sharelog.Actor{Type: sharelog.ActorAnonymous},
+		Action: sharelog.AlertRaised, Result: sharelog.Denied, Reason: "wrong_password", Link: &sharelog.Link{ID: "lk_9"},
+		Client: sharelog.Client{IP: "203.0.113.7", Kind: sharelog.ClientBrowser},
+		Alert: &sharelog.Alert{Rule: "brute-force", Type: "password_brute_force", Severity: sharelog.SeverityHigh, Action: sharelog.LinkPasswordFailed,
+			Subject: "link:lk_9", Count: 12, WindowSeconds: 300, Evidence: []string{"a", "b"}, Summary: "12 wrong passwords"},
+	}
+	doc := decodeDoc(t, &ev)
+	for path, want := range map[string]any{
+		"event.kind": "alert", "event.severity": json.Number("73"), "event.dataset": "sharelog.alert", "sharelog.alert.rule": "brute-force",
+		"sharelog.alert.action": "link.password_failed", "sharelog.alert.count": json.Number("12"), "sharelog.alert.summary": "12 wrong passwords",
+	} {
+		if got := lookup(doc, path); got != want {
+			t.Errorf("%s = %v, want %v", path, got, want)
+		}
+	}
+	if ev := lookup(doc, "sharelog.alert.evidence").([]any); len(ev) != 2 {
+		t.Errorf("evidence %v", ev)
+	}
+}
