@@ -88,3 +88,40 @@ type DisabledError struct{ Err error }
 
 func (e *DisabledError) Error() string { return "disabled: " + e.Err.Error() }
 func (e *DisabledError) Unwrap() error { return e.Err }
+
+// DeliverEach is Write for a sink that sends a batch one event at a time:
+// it calls deliver for each event, in order, and turns the outcome into what
+// Write returns. nil when every call succeeded; the error itself for a
+// one-event batch or a *DisabledError; otherwise a *BatchError in which a
+// permanent failure concerns its event alone (the next are still sent) and
+// any other failure stops the batch, the events after it marked retryable
+// with the failure's Retry-After.
+func DeliverEach(batch []*Event, deliver func(i int, ev *Event) error) error {
+	var errs []error
+	for i, ev := range batch {
+		err := deliver(i, ev)
+		if err == nil {
+			continue
+		}
+		var de *DisabledError
+		if errors.As(err, &de) || len(batch) == 1 {
+			return err
+		}
+		if errs == nil {
+			errs = make([]error, len(batch))
+		}
+		errs[i] = err
+		if IsPermanent(err) {
+			continue
+		}
+		after, _ := RetryAfter(err)
+		for j := i + 1; j < len(batch); j++ {
+			errs[j] = Retryable(fmt.Errorf("not sent: event %d of the batch before it failed: %w", i, err), after)
+		}
+		break
+	}
+	if errs != nil {
+		return &BatchError{Errs: errs}
+	}
+	return nil
+}

@@ -5,7 +5,10 @@
 // import it. Everything here is safe for concurrent use unless said otherwise.
 package sharelog
 
-import "time"
+import (
+	"strconv"
+	"time"
+)
 
 // SchemaVersion is the version of the event schema this package encodes.
 const SchemaVersion = 1
@@ -235,6 +238,20 @@ type Alert struct {
 	Evidence []string `json:"evidence"`
 	// Summary says what happened in one sentence, for people.
 	Summary string `json:"summary"`
+}
+
+// HumanDuration writes a duration as people say it in alerts: "5 min",
+// "90 s", "6 h".
+func HumanDuration(d time.Duration) string {
+	switch {
+	case d >= time.Hour && d%time.Hour == 0:
+		return strconv.FormatInt(int64(d/time.Hour), 10) + " h"
+	case d >= time.Minute && d%time.Minute == 0:
+		return strconv.FormatInt(int64(d/time.Minute), 10) + " min"
+	case d >= time.Minute:
+		return strconv.FormatFloat(d.Minutes(), 'f', 0, 64) + " min"
+	}
+	return strconv.FormatFloat(d.Seconds(), 'f', 0, 64) + " s"
 }
 
 // Key is the Kafka message key of the event: the link id, else the workspace

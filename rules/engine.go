@@ -265,7 +265,7 @@ func (r *rule) count(ev *sharelog.Event, subject, key string, out *Output) {
 }
 
 func (r *rule) summary(ev *sharelog.Event, subject string, n int) string {
-	w := human(r.cfg.Window)
+	w := sharelog.HumanDuration(r.cfg.Window)
 	switch r.cfg.Type {
 	case PasswordBruteForce:
 		return fmt.Sprintf("%d wrong passwords on link %s within %s", n, ev.Link.ID, w)
@@ -395,7 +395,7 @@ func (r *rule) travel(ev *sharelog.Event, out *Output) {
 	s.hops = slices.DeleteFunc(s.hops, func(t int64) bool { return now-t > window })
 	s.hops = append(s.hops, now)
 	gap := time.Duration(abs(now-last.at)) * time.Microsecond
-	summary := fmt.Sprintf("%s seen in %s and in %s, %.0f km apart within %s (%.0f km/h)", email, last.label, here.label, km, human(gap), speed)
+	summary := fmt.Sprintf("%s seen in %s and in %s, %.0f km apart within %s (%.0f km/h)", email, last.label, here.label, km, sharelog.HumanDuration(gap), speed)
 	out.Alerts = append(out.Alerts, r.alert(ev, subject, len(s.hops), min(last.at, now), []string{last.id, ev.ID}, summary))
 }
 
@@ -425,19 +425,6 @@ func alertID(rule, subject, eventID string) string {
 	h[8] = h[8]&0x3f | 0x80
 	x := hex.EncodeToString(h[:16])
 	return x[:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:32]
-}
-
-// human writes a duration as people say it: "5 min", "90 s", "6 h".
-func human(d time.Duration) string {
-	switch {
-	case d >= time.Hour && d%time.Hour == 0:
-		return fmt.Sprintf("%d h", d/time.Hour)
-	case d >= time.Minute && d%time.Minute == 0:
-		return fmt.Sprintf("%d min", d/time.Minute)
-	case d >= time.Minute:
-		return fmt.Sprintf("%.0f min", d.Minutes())
-	}
-	return fmt.Sprintf("%.0f s", d.Seconds())
 }
 
 func abs(v int64) int64 {

@@ -244,22 +244,9 @@ func howMany(a *sharelog.Alert) string {
 		s = "once"
 	}
 	if a.WindowSeconds > 0 {
-		s += " in " + human(time.Duration(a.WindowSeconds)*time.Second)
+		s += " in " + sharelog.HumanDuration(time.Duration(a.WindowSeconds)*time.Second)
 	}
 	return s
-}
-
-// human writes a duration as people say it: "5 min", "90 s", "6 h".
-func human(d time.Duration) string {
-	switch {
-	case d >= time.Hour && d%time.Hour == 0:
-		return fmt.Sprintf("%d h", d/time.Hour)
-	case d >= time.Minute && d%time.Minute == 0:
-		return fmt.Sprintf("%d min", d/time.Minute)
-	case d >= time.Minute:
-		return fmt.Sprintf("%.0f min", d.Minutes())
-	}
-	return fmt.Sprintf("%.0f s", d.Seconds())
 }
 
 func stamp(t time.Time) string {

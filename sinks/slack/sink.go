@@ -282,36 +282,12 @@ func (s *Sink) Write(ctx context.Context, batch []*sharelog.Event) error {
 	if de := s.disabled.Load(); de != nil {
 		return de
 	}
-	var errs []error
-	for i, ev := range batch {
+	return sharelog.DeliverEach(batch, func(_ int, ev *sharelog.Event) error {
 		if ev.Action != sharelog.AlertRaised || ev.Alert == nil {
-			continue
+			return nil // not an alert: nothing to post
 		}
-		err := s.deliver(ctx, ev)
-		if err == nil {
-			continue
-		}
-		var de *sharelog.DisabledError
-		if errors.As(err, &de) || len(batch) == 1 {
-			return err
-		}
-		if errs == nil {
-			errs = make([]error, len(batch))
-		}
-		errs[i] = err
-		if sharelog.IsPermanent(err) {
-			continue
-		}
-		after, _ := sharelog.RetryAfter(err)
-		for j := i + 1; j < len(batch); j++ {
-			errs[j] = sharelog.Retryable(fmt.Errorf("not sent: event %d of the batch before it failed: %w", i, err), after)
-		}
-		break
-	}
-	if errs != nil {
-		return &sharelog.BatchError{Errs: errs}
-	}
-	return nil
+		return s.deliver(ctx, ev)
+	})
 }
 
 // deliver sends one alert to every route selecting it. A route refusing it

@@ -232,37 +232,13 @@ func (s *Sink) Write(ctx context.Context, batch []*sharelog.Event) error {
 	if s.cfg.Mode == ModeBatch {
 		return s.send(ctx, BatchID(batch), s.batchBody(batch))
 	}
-	var errs []error
-	for i, ev := range batch {
+	return sharelog.DeliverEach(batch, func(_ int, ev *sharelog.Event) error {
 		// A fresh buffer each time: the transport may still read a body
 		// after Do returns.
 		body := ev.AppendJSON(make([]byte, 0, s.eventSize.Load()+64))
 		s.eventSize.Store(int64(len(body)))
-		err := s.send(ctx, ev.ID, body)
-		if err == nil {
-			continue
-		}
-		var de *sharelog.DisabledError
-		if errors.As(err, &de) || len(batch) == 1 {
-			return err
-		}
-		if errs == nil {
-			errs = make([]error, len(batch))
-		}
-		errs[i] = err
-		if sharelog.IsPermanent(err) {
-			continue
-		}
-		after, _ := sharelog.RetryAfter(err)
-		for j := i + 1; j < len(batch); j++ {
-			errs[j] = sharelog.Retryable(fmt.Errorf("not sent: event %d of the batch before it failed: %w", i, err), after)
-		}
-		break
-	}
-	if errs != nil {
-		return &sharelog.BatchError{Errs: errs}
-	}
-	return nil
+		return s.send(ctx, ev.ID, body)
+	})
 }
 
 // batchBody encodes {"events":[...]}.
