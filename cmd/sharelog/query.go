@@ -569,7 +569,9 @@ func tokenCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	token, digest := api.NewToken()
 	t := api.Token{Name: *name, Workspaces: workspaces, SHA256: digest}
-	if err := (api.Config{Tokens: []api.Token{t}, MaxInFlight: 1}).Validate(); err != nil {
+	check := api.Config{Tokens: []api.Token{t}}
+	check.SetDefaults()
+	if err := check.Validate(); err != nil {
 		return errors.New(strings.NewReplacer("tokens[0].name", "--name", "tokens[0].workspaces", "--workspace").Replace(err.Error()))
 	}
 	quoted := make([]string, len(workspaces))
