@@ -32,6 +32,7 @@ import (
 	"github.com/sharelog/sharelog/ingest"
 	"github.com/sharelog/sharelog/internal/api"
 	"github.com/sharelog/sharelog/internal/cfgerr"
+	"github.com/sharelog/sharelog/internal/console"
 	"github.com/sharelog/sharelog/internal/kafkax"
 	"github.com/sharelog/sharelog/internal/secret"
 	"github.com/sharelog/sharelog/internal/stream"
@@ -290,6 +291,8 @@ func (p *Pipeline) startAPI(opts Options, mux *http.ServeMux) error {
 	for _, pattern := range api.Patterns {
 		mux.Handle(pattern, h)
 	}
+	mux.Handle(console.Prefix, console.Handler())
+	mux.Handle("GET /{$}", http.RedirectHandler(console.Prefix, http.StatusFound))
 	return nil
 }
 
