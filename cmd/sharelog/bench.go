@@ -19,6 +19,9 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(args) > 0 && args[0] == "archive" {
 		return benchArchiveCmd(ctx, args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "stream" {
+		return benchStreamCmd(ctx, args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("sharelog bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	o := bench.Options{}

@@ -37,6 +37,7 @@ Usage:
   sharelog retention [--dry-run] [--erase EMAIL]  apply the archive's retention (or erase a person's events)
   sharelog simulate  [flags]           send traffic like a busy link and file server
   sharelog bench     [flags]           measure ingest → Kafka → enrich end to end
+  sharelog bench stream [flags]        measure the live stream: N WebSocket clients, events posted at a rate, latency, server CPU and memory
   sharelog bench archive [flags]       measure archive writes, size and queries against DuckDB (10M events: make bench-archive)
   sharelog config    [--config FILE]   print the effective configuration (secrets hidden) and every key's variable
 

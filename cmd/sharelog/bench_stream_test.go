@@ -1,0 +1,35 @@
+package main
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/sharelog/sharelog/internal/bench/streambench"
+)
+
+// TestBenchStream runs the live stream bench small, end to end against a
+// real `sharelog run` child: every client gets every event posted in the
+// window (none dropped), latencies are measured and positive, the server's
+// CPU and memory are read.
+func TestBenchStream(t *testing.T) {
+	r, err := streambench.Run(context.Background(), streambench.Options{
+		Binary: binary, Clients: 5, Rate: 200, Duration: 3 * time.Second, Warmup: 2 * time.Second, Batch: 10, Sampled: 2,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%+v", r)
+	if r.Sent < 300 || r.Dropped != 0 || r.Closed != 0 || r.PostErrors != 0 {
+		t.Fatalf("sent %d, dropped %d, closed %d, failed posts %d", r.Sent, r.Dropped, r.Closed, r.PostErrors)
+	}
+	// Events posted just before the window may arrive in it and those
+	// posted at its end after it: each client's count is the sent count
+	// give or take what was in flight.
+	if float64(r.MinPerClient) < 0.8*float64(r.Sent) || r.AvgPerClient > 1.2*float64(r.Sent) {
+		t.Fatalf("per client min %d avg %.0f of %d sent", r.MinPerClient, r.AvgPerClient, r.Sent)
+	}
+	if r.LatencySamples == 0 || r.P50 <= 0 || r.P99 < r.P50 || r.ServerCPU <= 0 || r.ServerRSSMiB <= 0 {
+		t.Fatalf("measurements: %+v", r)
+	}
+}

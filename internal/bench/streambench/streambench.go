@@ -1,0 +1,397 @@
+// Package streambench measures the live stream end to end: a `sharelog run`
+// child process (so that its CPU and memory are its own), N WebSocket
+// clients of GET /v1/stream, and events posted to POST /v1/events at a
+// steady rate; latency is from the moment an event is made (just before its
+// POST, its event time) to its arrival at a client.
+package streambench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/sharelog/sharelog/internal/api"
+	"github.com/sharelog/sharelog/internal/simulate"
+)
+
+// Options say what to measure.
+type Options struct {
+	Binary   string        // the sharelog command to start (`run`)
+	Clients  int           // WebSocket clients
+	Rate     int           // events/s posted
+	Duration time.Duration // measured
+	Warmup   time.Duration // sent before, not measured
+	Batch    int           // events per POST
+	Filter   string        // stream parameters of every client ("" = all events)
+	Sampled  int           // clients that decode every event for latency (the others count)
+	Log      io.Writer     // the child's stderr; nil: discarded
+}
+
+// Result is what one run measured.
+type Result struct {
+	Clients, Connected int
+	Sent               int64   // events acknowledged by ingest in the measured window
+	SentRate           float64 // events/s
+	Deliveries         int64   // events received, summed over clients, in the window
+	DeliveryRate       float64 // per second
+	MinPerClient       int64
+	AvgPerClient       float64
+	Dropped            int // clients closed by the server (1008 too slow)
+	Closed             int // clients whose connection ended otherwise
+	P50, P90, P99, Max time.Duration
+	ServerCPU          float64 // cores: CPU seconds / wall seconds of the window
+	ServerRSSMiB       float64 // at the end
+	ServerMaxRSSMiB    float64 // VmHWM
+	BenchCPU           float64 // this process, cores
+	LatencySamples     int
+	PostErrors         int64
+}
+
+// Run starts the server, connects the clients, sends and measures.
+func Run(ctx context.Context, o Options) (Result, error) {
+	r := Result{Clients: o.Clients}
+	dir, err := os.MkdirTemp("", "sharelog-streambench-")
+	if err != nil {
+		return r, err
+	}
+	defer os.RemoveAll(dir)
+	httpAddr, kafkaAddr := freeAddr(), freeAddr()
+	token, digest := api.NewToken()
+	key := "bench-ingest-key-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	cfg := fmt.Sprintf(`data_dir: %q
+log: {level: warn}
+http: {addr: %q}
+kafka: {embedded: {addr: %q}, partitions: 4}
+ingest: {keys: [%q]}
+api:
+  tokens: [{name: bench, workspaces: ["*"], sha256: %q}]
+  stream: {max_clients: %d}
+rules: []
+`, dir, httpAddr, kafkaAddr, key, digest, o.Clients+10)
+	cfgPath := filepath.Join(dir, "sharelog.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		return r, err
+	}
+	cmd := exec.Command(o.Binary, "run", "--config", cfgPath)
+	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	if o.Log != nil {
+		cmd.Stderr = o.Log
+	}
+	if err := cmd.Start(); err != nil {
+		return r, err
+	}
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			cmd.Process.Kill()
+		}
+	}()
+	base := "http://" + httpAddr
+	if err := waitReady(ctx, base+"/readyz", 60*time.Second); err != nil {
+		return r, err
+	}
+
+	// The clients.
+	var measuring atomic.Bool
+	lat := &latencies{}
+	clients := make([]*client, o.Clients)
+	url := "ws://" + httpAddr + "/v1/stream"
+	if o.Filter != "" {
+		url += "?" + o.Filter
+	}
+	dialer := websocket.Dialer{HandshakeTimeout: 30 * time.Second, ReadBufferSize: 64 << 10}
+	var wg sync.WaitGroup
+	for i := range clients {
+		c, _, err := dialer.DialContext(ctx, url, http.Header{"Authorization": {"Bearer " + token}})
+		if err != nil {
+			return r, fmt.Errorf("client %d: %w", i, err)
+		}
+		cl := &client{conn: c, sample: i < o.Sampled}
+		clients[i] = cl
+		wg.Add(1)
+		go func() { defer wg.Done(); cl.read(&measuring, lat) }()
+	}
+	r.Connected = len(clients)
+	defer func() {
+		for _, c := range clients {
+			if c != nil {
+				c.conn.Close()
+			}
+		}
+		wg.Wait()
+	}()
+
+	// The load: batches of events whose time is when they are made.
+	var sent, postErrs atomic.Int64
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go send(sctx, o, base, key, &measuring, &sent, &postErrs)
+
+	select {
+	case <-ctx.Done():
+		return r, ctx.Err()
+	case <-time.After(o.Warmup):
+	}
+	cpu0, _ := procCPU(cmd.Process.Pid)
+	self0 := selfCPU()
+	t0 := time.Now()
+	measuring.Store(true)
+	select {
+	case <-ctx.Done():
+		return r, ctx.Err()
+	case <-time.After(o.Duration):
+	}
+	measuring.Store(false)
+	elapsed := time.Since(t0).Seconds()
+	cpu1, _ := procCPU(cmd.Process.Pid)
+	self1 := selfCPU()
+	r.ServerCPU = (cpu1 - cpu0) / elapsed
+	r.BenchCPU = (self1 - self0) / elapsed
+	r.ServerRSSMiB, r.ServerMaxRSSMiB = procRSS(cmd.Process.Pid)
+	stop()
+	time.Sleep(2 * time.Second) // what is in flight arrives, still outside the window's counts
+
+	r.Sent, r.PostErrors = sent.Load(), postErrs.Load()
+	r.SentRate = float64(r.Sent) / elapsed
+	r.MinPerClient = -1
+	for _, c := range clients {
+		n := c.events.Load()
+		r.Deliveries += n
+		if r.MinPerClient < 0 || n < r.MinPerClient {
+			r.MinPerClient = n
+		}
+		switch c.closeCode.Load() {
+		case 0:
+		case websocket.ClosePolicyViolation:
+			r.Dropped++
+		default:
+			r.Closed++
+		}
+	}
+	r.DeliveryRate = float64(r.Deliveries) / elapsed
+	r.AvgPerClient = float64(r.Deliveries) / float64(len(clients))
+	r.P50, r.P90, r.P99, r.Max, r.LatencySamples = lat.quantiles()
+	return r, nil
+}
+
+// client is one WebSocket client: it counts the events it gets while
+// measuring; a sampled one also decodes their times.
+type client struct {
+	conn      *websocket.Conn
+	sample    bool
+	events    atomic.Int64
+	closeCode atomic.Int64
+}
+
+var timeKey = []byte(`"time":"`)
+
+func (c *client) read(measuring *atomic.Bool, lat *latencies) {
+	for {
+		_, data, err := c.conn.ReadMessage()
+		if err != nil {
+			var ce *websocket.CloseError
+			if errors.As(err, &ce) {
+				c.closeCode.Store(int64(ce.Code))
+			} else if !errors.Is(err, net.ErrClosed) {
+				c.closeCode.Store(1006)
+			}
+			return
+		}
+		if !measuring.Load() {
+			continue
+		}
+		now := time.Now()
+		if !c.sample {
+			// Every event has one top-level "time" and no other key of
+			// that name: counting them counts events without decoding.
+			c.events.Add(int64(bytes.Count(data, timeKey)))
+			continue
+		}
+		var m struct {
+			Events []struct {
+				Time time.Time `json:"time"`
+			} `json:"events"`
+		}
+		if json.Unmarshal(data, &m) != nil {
+			continue
+		}
+		c.events.Add(int64(len(m.Events)))
+		for _, ev := range m.Events {
+			lat.add(now.Sub(ev.Time))
+		}
+	}
+}
+
+// send posts events at o.Rate, in batches, from a few senders.
+func send(ctx context.Context, o Options, base, key string, measuring *atomic.Bool, sent, errs *atomic.Int64) {
+	const senders = 4
+	perSender := float64(o.Rate) / senders
+	interval := time.Duration(float64(time.Second) * float64(o.Batch) / perSender)
+	client := &http.Client{Timeout: 30 * time.Second}
+	var wg sync.WaitGroup
+	for s := range senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			gen := simulate.NewGenerator(simulate.Config{Seed: int64(s + 1)}, func() time.Time { return time.Now().UTC() })
+			tick := time.NewTicker(interval)
+			defer tick.Stop()
+			var body bytes.Buffer
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-tick.C:
+				}
+				body.Reset()
+				for _, ev := range gen.Batch(o.Batch) {
+					b, _ := ev.Encode()
+					body.Write(b)
+					body.WriteByte('\n')
+				}
+				req, _ := http.NewRequestWithContext(ctx, "POST", base+"/v1/events", bytes.NewReader(body.Bytes()))
+				req.Header.Set("Authorization", "Bearer "+key)
+				resp, err := client.Do(req)
+				if err != nil || resp.StatusCode != 202 {
+					if ctx.Err() == nil {
+						errs.Add(1)
+					}
+					if resp != nil {
+						resp.Body.Close()
+					}
+					continue
+				}
+				var ans struct {
+					Accepted int `json:"accepted"`
+				}
+				json.NewDecoder(resp.Body).Decode(&ans)
+				resp.Body.Close()
+				if measuring.Load() {
+					sent.Add(int64(ans.Accepted))
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// latencies keeps a bounded sample (every event of the sampled clients, up
+// to 2 million).
+type latencies struct {
+	mu sync.Mutex
+	d  []time.Duration
+}
+
+func (l *latencies) add(d time.Duration) {
+	l.mu.Lock()
+	if len(l.d) < 2_000_000 {
+		l.d = append(l.d, d)
+	}
+	l.mu.Unlock()
+}
+
+func (l *latencies) quantiles() (p50, p90, p99, mx time.Duration, n int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.d) == 0 {
+		return
+	}
+	slices.Sort(l.d)
+	q := func(f float64) time.Duration { return l.d[min(len(l.d)-1, int(f*float64(len(l.d))))] }
+	return q(0.5), q(0.9), q(0.99), l.d[len(l.d)-1], len(l.d)
+}
+
+func waitReady(ctx context.Context, url string, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("the server was not ready within %s (%s)", d, url)
+}
+
+func freeAddr() string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "127.0.0.1:0"
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// procCPU is the CPU seconds (user + system) of a process, from
+// /proc/<pid>/stat (clock ticks of 1/100 s).
+func procCPU(pid int) (float64, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	s := string(data)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	if len(fields) < 13 {
+		return 0, errors.New("short /proc stat")
+	}
+	u, _ := strconv.ParseFloat(fields[11], 64)
+	st, _ := strconv.ParseFloat(fields[12], 64)
+	return (u + st) / 100, nil
+}
+
+// procRSS is a process's resident and peak resident memory, in MiB.
+func procRSS(pid int) (rss, hwm float64) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, _ := strings.Cut(sc.Text(), ":")
+		kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+		switch k {
+		case "VmRSS":
+			rss = kb / 1024
+		case "VmHWM":
+			hwm = kb / 1024
+		}
+	}
+	return rss, hwm
+}
+
+func selfCPU() float64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	tv := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
+	return tv(ru.Utime) + tv(ru.Stime)
+}
