@@ -7,7 +7,7 @@ DATA_DIR  ?= ./data
 BIN       := bin/sharelog
 TESTDATA  := .cache/testdata
 
-.PHONY: run build geoip test test-kafka testdata vet bench bench-e2e bench-kafka bench-archive
+.PHONY: run build geoip test test-kafka testdata vet bench bench-e2e bench-kafka bench-archive bench-stream
 
 build:
 	$(GO) build -o $(BIN) ./cmd/sharelog
@@ -71,3 +71,7 @@ bench-kafka: geoip build
 	$(BIN) bench --brokers $$brokers --events 300000 && \
 	$(BIN) bench --brokers $$brokers --rate 5000 --duration 20s --batch 50 || status=$$?; \
 	scripts/kafka-down --port $(KAFKA_PORT); exit $$status
+
+# The live stream: 1,000 WebSocket clients, 5,000 events/s (docs/BENCHMARKS.md).
+bench-stream: build
+	$(BIN) bench stream --clients 1000 --rate 5000 --duration 30s

@@ -246,7 +246,7 @@ func (c *client) read(measuring *atomic.Bool, lat *latencies) {
 
 // send posts events at o.Rate, in batches, from a few senders.
 func send(ctx context.Context, o Options, base, key string, measuring *atomic.Bool, sent, errs *atomic.Int64) {
-	const senders = 4
+	const senders = 16
 	perSender := float64(o.Rate) / senders
 	interval := time.Duration(float64(time.Second) * float64(o.Batch) / perSender)
 	client := &http.Client{Timeout: 30 * time.Second}
