@@ -26,6 +26,10 @@ type Config struct {
 	// besides the API's own; requests without an Origin header (not from a
 	// browser) are always allowed.
 	AllowedOrigins []string `yaml:"allowed_origins"`
+	// FlushInterval is how long a client's writer waits after an event for
+	// more to send in the same message: a little latency for far fewer
+	// writes under load. Default (0) 10ms; at most 1s.
+	FlushInterval time.Duration `yaml:"flush_interval"`
 	// PingInterval is how often the server pings; a client that answers no
 	// ping for two intervals is closed. Default 30s.
 	PingInterval time.Duration `yaml:"ping_interval"`
@@ -48,6 +52,9 @@ func (c *Config) SetDefaults() {
 	if c.PingInterval == 0 {
 		c.PingInterval = 30 * time.Second
 	}
+	if c.FlushInterval == 0 {
+		c.FlushInterval = 10 * time.Millisecond
+	}
 }
 
 // Validate names each wrong field.
@@ -64,6 +71,9 @@ func (c Config) Validate() error {
 	}
 	if c.ResumeEvents < 0 || c.ResumeEvents > 10_000_000 {
 		errs = append(errs, fmt.Errorf("resume_events: %d is not between 0 and 10000000", c.ResumeEvents))
+	}
+	if c.FlushInterval < time.Millisecond || c.FlushInterval > time.Second {
+		errs = append(errs, fmt.Errorf("flush_interval: %s is not between 1ms and 1s", c.FlushInterval))
 	}
 	if c.PingInterval < time.Second {
 		errs = append(errs, fmt.Errorf("ping_interval: %s is shorter than 1s", c.PingInterval))

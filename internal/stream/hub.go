@@ -324,6 +324,9 @@ func (h *Hub) write(c *client, backlog []*entry, gap string) {
 		backlog = backlog[n:]
 	}
 	raws := make([][]byte, 0, maxBatch)
+	flush := time.NewTimer(time.Hour)
+	flush.Stop()
+	defer flush.Stop()
 	for {
 		select {
 		case <-c.quit:
@@ -342,13 +345,30 @@ func (h *Hub) write(c *client, backlog []*entry, gap string) {
 				return
 			}
 		case e := <-c.queue:
-			if len(c.queue) == 0 {
-				if !send(nil, e.pm, 1) {
-					return
-				}
-				continue
-			}
+			// Wait up to FlushInterval for more, so that under load a
+			// client gets one message of many events rather than one
+			// system call per event.
 			raws = append(raws[:0], e.raw)
+			{
+				flush.Reset(h.cfg.FlushInterval)
+			collect:
+				for len(raws) < maxBatch {
+					select {
+					case e := <-c.queue:
+						raws = append(raws, e.raw)
+					case <-flush.C:
+						break collect
+					case <-c.quit:
+						break collect
+					}
+				}
+				if !flush.Stop() {
+					select {
+					case <-flush.C:
+					default:
+					}
+				}
+			}
 		more:
 			for len(raws) < maxBatch {
 				select {
@@ -357,6 +377,12 @@ func (h *Hub) write(c *client, backlog []*entry, gap string) {
 				default:
 					break more
 				}
+			}
+			if len(raws) == 1 {
+				if !send(nil, e.pm, 1) { // the one prepared frame every client shares
+					return
+				}
+				continue
 			}
 			if !send(frame(raws...), nil, len(raws)) {
 				return
