@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -94,7 +95,7 @@ func (h *Hub) Release() { <-h.slots }
 func (h *Hub) Publish(raw []byte) {
 	ev, err := sharelog.DecodeEnriched(raw)
 	if err != nil || ev.ID == "" {
-		h.m.events.WithLabelValues("undecodable").Inc()
+		h.m.undecodable.Inc()
 		return
 	}
 	raw = bytes.Clone(raw)
@@ -102,7 +103,7 @@ func (h *Hub) Publish(raw []byte) {
 	if err != nil {
 		return
 	}
-	h.m.events.WithLabelValues("published").Inc()
+	h.m.published.Inc()
 	now := h.now()
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -117,7 +118,7 @@ func (h *Hub) Publish(raw []byte) {
 		select {
 		case c.queue <- e:
 		default:
-			h.dropLocked(c, "slow", "too slow: more than "+itoa(cap(c.queue))+" messages waiting")
+			h.dropLocked(c, "slow", "too slow: more than "+strconv.Itoa(cap(c.queue))+" messages waiting")
 		}
 	}
 }
@@ -186,11 +187,19 @@ func (h *Hub) Clients() int {
 type Filter struct {
 	Query        query.Filter
 	AnyWorkspace bool
+
+	cond *query.Conditions // Query's, prepared by the hub once per filter
 }
 
-// Match reports whether the client gets ev.
+// prepared returns f with its conditions prepared for matching every event.
+func (f Filter) prepared() *Filter {
+	f.cond = f.Query.Conditions()
+	return &f
+}
+
+// Match reports whether the client gets ev. f must come from prepared.
 func (f *Filter) Match(ev *sharelog.Event) bool {
-	return (f.AnyWorkspace || slices.Contains(f.Query.Workspaces, ev.Workspace.ID)) && f.Query.MatchConditions(ev)
+	return (f.AnyWorkspace || slices.Contains(f.Query.Workspaces, ev.Workspace.ID)) && f.cond.Match(ev)
 }
 
 // ParseFunc turns the params of a client's filter message (a query string,
@@ -204,7 +213,8 @@ type ParseFunc func(params string) (Filter, error)
 // resume buffer before the live ones. Serve closes conn.
 func (h *Hub) Serve(conn *websocket.Conn, f Filter, lastID string, parse ParseFunc) {
 	c := &client{conn: conn, queue: make(chan *entry, h.cfg.ClientQueue), ctl: make(chan []byte, 8), quit: make(chan struct{})}
-	c.filter.Store(&f)
+	pf := f.prepared()
+	c.filter.Store(pf)
 
 	h.mu.Lock()
 	var backlog []*entry
@@ -213,7 +223,7 @@ func (h *Hub) Serve(conn *websocket.Conn, f Filter, lastID string, parse ParseFu
 		if from, ok := h.index[lastID]; ok {
 			first := h.ring[h.start].seq
 			for _, e := range h.ring[h.start+int(from.seq-first)+1:] {
-				if f.Match(e.ev) {
+				if pf.Match(e.ev) {
 					backlog = append(backlog, e)
 				}
 			}
@@ -421,11 +431,11 @@ func (h *Hub) read(c *client, parse ParseFunc) {
 			if err != nil {
 				answer = map[string]string{"type": "error", "error": err.Error()}
 			} else {
-				c.filter.Store(&f)
+				c.filter.Store(f.prepared())
 				answer = map[string]any{"type": "filter", "ok": true, "params": m.Params}
 			}
 		default:
-			answer = map[string]string{"type": "error", "error": "unknown message type " + strconvQuote(m.Type) + " (only \"filter\")"}
+			answer = map[string]string{"type": "error", "error": "unknown message type " + strconv.Quote(m.Type[:min(len(m.Type), 40)]) + " (only \"filter\")"}
 		}
 		msg, _ := json.Marshal(answer)
 		select {
@@ -437,13 +447,15 @@ func (h *Hub) read(c *client, parse ParseFunc) {
 }
 
 type metrics struct {
-	clients  prometheus.Gauge
-	events   *prometheus.CounterVec
-	messages prometheus.Counter
-	sent     prometheus.Counter
-	dropped  *prometheus.CounterVec
-	refused  *prometheus.CounterVec
-	resumed  *prometheus.CounterVec
+	clients prometheus.Gauge
+	events  *prometheus.CounterVec
+	// events' two children, resolved once: Publish runs per event.
+	published, undecodable prometheus.Counter
+	messages               prometheus.Counter
+	sent                   prometheus.Counter
+	dropped                *prometheus.CounterVec
+	refused                *prometheus.CounterVec
+	resumed                *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -460,6 +472,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		resumed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sharelog_stream_resumes_total",
 			Help: "Reconnections with last_event_id, by outcome (resumed, gap: the id was no longer kept)."}, []string{"outcome"}),
 	}
+	m.published, m.undecodable = m.events.WithLabelValues("published"), m.events.WithLabelValues("undecodable")
 	if reg != nil {
 		reg.MustRegister(m.clients, m.events, m.messages, m.sent, m.dropped, m.refused, m.resumed)
 	}

@@ -130,19 +130,39 @@ func (f Filter) actions() []string {
 
 // Match reports whether ev passes every condition of f. The query engine
 // reaches the same answer from the columns; Match is for events that are
-// not in the archive (the live stream) and for tests.
+// not in the archive and for tests. To match many events, prepare the
+// conditions once with Conditions.
 func (f Filter) Match(ev *sharelog.Event) bool {
-	return contains(f.Workspaces, ev.Workspace.ID) && f.MatchConditions(ev)
+	return contains(f.Workspaces, ev.Workspace.ID) && f.Conditions().Match(ev)
 }
 
-// MatchConditions is Match without the workspace scope: for a caller that
-// scopes by other means (a live stream of a token that reads every
-// workspace).
-func (f Filter) MatchConditions(ev *sharelog.Event) bool {
+// Conditions are a Filter's conditions other than the workspace scope,
+// prepared once (action families expanded, the IP parsed) for a caller that
+// matches many events and scopes by other means (the live stream). It is
+// immutable and safe for concurrent use.
+type Conditions struct {
+	f       Filter
+	actions []string
+	ip      netip.Prefix
+	ipErr   error
+}
+
+// Conditions prepares f's conditions for matching.
+func (f Filter) Conditions() *Conditions {
+	c := &Conditions{f: f, actions: f.actions()}
+	if f.IP != "" {
+		c.ip, c.ipErr = parseIP(f.IP)
+	}
+	return c
+}
+
+// Match reports whether ev passes every condition but the scope.
+func (c *Conditions) Match(ev *sharelog.Event) bool {
+	f := &c.f
 	if (!f.From.IsZero() && ev.Time.Before(f.From)) || (!f.To.IsZero() && !ev.Time.Before(f.To)) {
 		return false
 	}
-	if len(f.Actions) > 0 && !contains(f.actions(), string(ev.Action)) {
+	if len(f.Actions) > 0 && !contains(c.actions, string(ev.Action)) {
 		return false
 	}
 	if len(f.Results) > 0 && !contains(f.Results, ev.Result) {
@@ -158,9 +178,8 @@ func (f Filter) MatchConditions(ev *sharelog.Event) bool {
 		return false
 	}
 	if f.IP != "" {
-		p, err := parseIP(f.IP)
 		a, aerr := netip.ParseAddr(ev.Client.IP)
-		if err != nil || aerr != nil || !p.Contains(a.Unmap()) && !p.Contains(a) {
+		if c.ipErr != nil || aerr != nil || !c.ip.Contains(a.Unmap()) && !c.ip.Contains(a) {
 			return false
 		}
 	}
