@@ -20,8 +20,8 @@ func TestBenchStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("%+v", r)
-	if r.Sent < 300 || r.Dropped != 0 || r.Closed != 0 || r.PostErrors != 0 {
-		t.Fatalf("sent %d, dropped %d, closed %d, failed posts %d", r.Sent, r.Dropped, r.Closed, r.PostErrors)
+	if r.Sent < 300 || r.Dropped != 0 || r.Closed != 0 || r.PostErrors != 0 || r.BadMessages != 0 {
+		t.Fatalf("sent %d, dropped %d, closed %d, failed posts %d, bad messages %d", r.Sent, r.Dropped, r.Closed, r.PostErrors, r.BadMessages)
 	}
 	// Events posted just before the window may arrive in it and those
 	// posted at its end after it: each client's count is the sent count

@@ -13,9 +13,12 @@ type Config struct {
 	// MaxClients is how many streams may be open at once; more are
 	// answered 503. Default 1000.
 	MaxClients int `yaml:"max_clients"`
-	// ClientQueue is how many messages may wait for one client; a client
+	// ClientQueue is how many events may wait for one client; a client
 	// that falls further behind is dropped (close 1008, "too slow"), so
-	// that it never slows the pipeline or the other clients. Default 1024.
+	// that it never slows the pipeline or the other clients. The queue
+	// holds messages shared with the other clients of the same filter.
+	// Default 8192: the enrichment workers produce in batches of up to
+	// enrich.batch_size (2,000), which reach the hub at once.
 	ClientQueue int `yaml:"client_queue"`
 	// ResumeWindow and ResumeEvents bound what a reconnecting client can
 	// get back with last_event_id: the events of the last ResumeWindow, at
@@ -26,9 +29,10 @@ type Config struct {
 	// besides the API's own; requests without an Origin header (not from a
 	// browser) are always allowed.
 	AllowedOrigins []string `yaml:"allowed_origins"`
-	// FlushInterval is how long a client's writer waits after an event for
-	// more to send in the same message: a little latency for far fewer
-	// writes under load. Default (0) 10ms; at most 1s.
+	// FlushInterval is how long the hub gathers events before sending
+	// them, one message per distinct filter shared by its clients: a little
+	// latency for far fewer encodings and writes under load. Default (0)
+	// 10ms; at least 1ms, at most 1s.
 	FlushInterval time.Duration `yaml:"flush_interval"`
 	// PingInterval is how often the server pings; a client that answers no
 	// ping for two intervals is closed. Default 30s.
@@ -41,7 +45,7 @@ func (c *Config) SetDefaults() {
 		c.MaxClients = 1000
 	}
 	if c.ClientQueue == 0 {
-		c.ClientQueue = 1024
+		c.ClientQueue = 8192
 	}
 	if c.ResumeWindow == 0 {
 		c.ResumeWindow = 5 * time.Minute

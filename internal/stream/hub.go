@@ -36,30 +36,52 @@ type Deps struct {
 // Hub fans events out to the connected clients. It is safe for concurrent
 // use: Publish may be called from several goroutines (one per partition)
 // and never blocks on a client.
+//
+// Events are sent in batches: the hub gathers what is published during
+// FlushInterval (or up to maxBatch events), then builds one message per
+// distinct filter among the clients, prepared once
+// (websocket.PreparedMessage) and queued to every client of that filter.
+// A thousand clients watching the same stream cost one encoding and one
+// write each per batch, not one per event.
 type Hub struct {
-	cfg Config
-	log *slog.Logger
-	now func() time.Time
-	m   *metrics
+	cfg   Config
+	log   *slog.Logger
+	now   func() time.Time
+	m     *metrics
+	timer *time.Timer // flushes the pending events; armed while there are some
 
 	slots chan struct{} // one per open stream, MaxClients
 
 	mu      sync.Mutex
 	clients map[*client]struct{}
-	ring    []*entry // the recent events, oldest first, from ring[start]
+	groups  map[string]*group // clients by their filter's key
+	pending []*entry          // published, not yet sent
+	ring    []*entry          // the recent events, oldest first, from ring[start]
 	start   int
 	index   map[string]*entry // event id → entry, for resume
 	seq     uint64
 }
 
 // entry is one event as the hub holds it: decoded for matching, and its
-// message, prepared once for every client.
+// JSON as it came.
 type entry struct {
 	seq uint64
 	at  time.Time // when the hub got it
 	ev  *sharelog.Event
-	raw []byte                     // the event's JSON
-	pm  *websocket.PreparedMessage // {"type":"events","events":[raw]}
+	raw []byte // the event's JSON
+}
+
+// group is the clients of one filter: they get the same messages.
+type group struct {
+	key     string
+	filter  *Filter
+	clients map[*client]struct{}
+}
+
+// batch is one message of events, shared by the clients of a group.
+type batch struct {
+	pm     *websocket.PreparedMessage // {"type":"events","count":n,"events":[...]}
+	events int
 }
 
 // NewHub returns a hub; cfg must be valid (SetDefaults applied).
@@ -70,8 +92,12 @@ func NewHub(cfg Config, deps Deps) *Hub {
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
-	return &Hub{cfg: cfg, log: deps.Logger, now: deps.Now, m: newMetrics(deps.Registerer),
-		slots: make(chan struct{}, cfg.MaxClients), clients: map[*client]struct{}{}, index: map[string]*entry{}}
+	h := &Hub{cfg: cfg, log: deps.Logger, now: deps.Now, m: newMetrics(deps.Registerer),
+		slots: make(chan struct{}, cfg.MaxClients), clients: map[*client]struct{}{},
+		groups: map[string]*group{}, index: map[string]*entry{}}
+	h.timer = time.AfterFunc(time.Hour, h.flush)
+	h.timer.Stop()
+	return h
 }
 
 // Reserve takes one of the MaxClients slots, or reports false when all are
@@ -91,7 +117,8 @@ func (h *Hub) Release() { <-h.slots }
 
 // Publish hands the hub one enriched event, as its JSON. An event that does
 // not decode is dropped (and counted). Publish never blocks on a client: a
-// client whose queue is full is dropped instead.
+// client whose queue is full is dropped instead. The event reaches the
+// clients within FlushInterval.
 func (h *Hub) Publish(raw []byte) {
 	ev, err := sharelog.DecodeEnriched(raw)
 	if err != nil || ev.ID == "" {
@@ -99,27 +126,75 @@ func (h *Hub) Publish(raw []byte) {
 		return
 	}
 	raw = bytes.Clone(raw)
-	pm, err := websocket.NewPreparedMessage(websocket.TextMessage, frame(raw))
-	if err != nil {
-		return
-	}
 	h.m.published.Inc()
 	now := h.now()
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.seq++
-	e := &entry{seq: h.seq, at: now, ev: ev, raw: raw, pm: pm}
+	e := &entry{seq: h.seq, at: now, ev: ev, raw: raw}
 	h.remember(e, now)
-	for c := range h.clients {
-		f := c.filter.Load()
-		if !f.Match(ev) {
+	if len(h.groups) == 0 {
+		return
+	}
+	h.pending = append(h.pending, e)
+	switch {
+	case len(h.pending) >= maxBatch:
+		h.flushLocked()
+	case len(h.pending) == 1:
+		h.timer.Reset(h.cfg.FlushInterval)
+	}
+}
+
+// flush sends the pending events; the timer calls it.
+func (h *Hub) flush() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.flushLocked()
+}
+
+// flushLocked sends the pending events: one message per group, queued to
+// each of its clients; h.mu is held.
+func (h *Hub) flushLocked() {
+	if len(h.pending) == 0 {
+		return
+	}
+	var raws [][]byte
+	for _, g := range h.groups {
+		raws = raws[:0]
+		for _, e := range h.pending {
+			if g.filter.Match(e.ev) {
+				raws = append(raws, e.raw)
+			}
+		}
+		if len(raws) == 0 {
 			continue
 		}
-		select {
-		case c.queue <- e:
-		default:
-			h.dropLocked(c, "slow", "too slow: more than "+strconv.Itoa(cap(c.queue))+" messages waiting")
+		pm, err := websocket.NewPreparedMessage(websocket.TextMessage, frame(raws...))
+		if err != nil {
+			continue
 		}
+		b := &batch{pm: pm, events: len(raws)}
+		for c := range g.clients {
+			h.enqueueLocked(c, b)
+		}
+	}
+	clear(h.pending)
+	h.pending = h.pending[:0]
+}
+
+// enqueueLocked queues b to c, or drops c when that would put more than
+// ClientQueue events in its queue (a batch always fits an empty queue).
+func (h *Hub) enqueueLocked(c *client, b *batch) {
+	n := int64(b.events)
+	if q := c.queued.Load(); q > 0 && q+n > int64(h.cfg.ClientQueue) {
+		h.dropLocked(c, "slow", "too slow: more than "+strconv.Itoa(h.cfg.ClientQueue)+" events waiting")
+		return
+	}
+	c.queued.Add(n)
+	select {
+	case c.queue <- b: // its capacity is ClientQueue batches of at least one event
+	default:
+		h.dropLocked(c, "slow", "too slow: more than "+strconv.Itoa(h.cfg.ClientQueue)+" events waiting")
 	}
 }
 
@@ -146,14 +221,18 @@ func (h *Hub) remember(e *entry, now time.Time) {
 	}
 }
 
-// frame is the message of one or more events.
+// frame is the message of one or more events. The count comes first, so
+// that a client may know how many events a message holds without decoding
+// it.
 func frame(raws ...[]byte) []byte {
-	n := 30
+	n := 48
 	for _, r := range raws {
 		n += len(r) + 1
 	}
 	b := make([]byte, 0, n)
-	b = append(b, `{"type":"events","events":[`...)
+	b = append(b, `{"type":"events","count":`...)
+	b = strconv.AppendInt(b, int64(len(raws)), 10)
+	b = append(b, `,"events":[`...)
 	for i, r := range raws {
 		if i > 0 {
 			b = append(b, ',')
@@ -168,8 +247,9 @@ func frame(raws ...[]byte) []byte {
 func (h *Hub) Close() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.timer.Stop()
 	for c := range h.clients {
-		delete(h.clients, c)
+		h.leaveLocked(c)
 		c.stop(websocket.CloseGoingAway, "server shutting down")
 	}
 }
@@ -189,11 +269,18 @@ type Filter struct {
 	AnyWorkspace bool
 
 	cond *query.Conditions // Query's, prepared by the hub once per filter
+	key  string            // equal for equal filters: the clients' group
 }
 
-// prepared returns f with its conditions prepared for matching every event.
+// prepared returns f with its conditions prepared for matching every event
+// and its group key.
 func (f Filter) prepared() *Filter {
 	f.cond = f.Query.Conditions()
+	k, _ := json.Marshal(struct {
+		Q   query.Filter
+		Any bool
+	}{f.Query, f.AnyWorkspace})
+	f.key = string(k)
 	return &f
 }
 
@@ -212,11 +299,11 @@ type ParseFunc func(params string) (Filter, error)
 // lastID, when set, asks for the events after that id from the
 // resume buffer before the live ones. Serve closes conn.
 func (h *Hub) Serve(conn *websocket.Conn, f Filter, lastID string, parse ParseFunc) {
-	c := &client{conn: conn, queue: make(chan *entry, h.cfg.ClientQueue), ctl: make(chan []byte, 8), quit: make(chan struct{})}
+	c := &client{conn: conn, queue: make(chan *batch, h.cfg.ClientQueue), ctl: make(chan []byte, 8), quit: make(chan struct{})}
 	pf := f.prepared()
-	c.filter.Store(pf)
 
 	h.mu.Lock()
+	h.flushLocked() // what was published before is the backlog's or nobody's
 	var backlog []*entry
 	var gap string
 	if lastID != "" {
@@ -232,6 +319,7 @@ func (h *Hub) Serve(conn *websocket.Conn, f Filter, lastID string, parse ParseFu
 		}
 	}
 	h.clients[c] = struct{}{}
+	h.joinLocked(c, pf)
 	n := len(h.clients)
 	h.mu.Unlock()
 	h.m.clients.Set(float64(n))
@@ -248,18 +336,57 @@ func (h *Hub) Serve(conn *websocket.Conn, f Filter, lastID string, parse ParseFu
 	<-done
 
 	h.mu.Lock()
-	delete(h.clients, c)
+	h.leaveLocked(c)
 	n = len(h.clients)
 	h.mu.Unlock()
 	h.m.clients.Set(float64(n))
 }
 
+// joinLocked puts c in the group of filter f; h.mu is held.
+func (h *Hub) joinLocked(c *client, f *Filter) {
+	g := h.groups[f.key]
+	if g == nil {
+		g = &group{key: f.key, filter: f, clients: map[*client]struct{}{}}
+		h.groups[f.key] = g
+	}
+	g.clients[c] = struct{}{}
+	c.group = g
+}
+
+// leaveLocked takes c out of the hub (it gets nothing more); h.mu is held.
+func (h *Hub) leaveLocked(c *client) {
+	delete(h.clients, c)
+	if g := c.group; g != nil {
+		delete(g.clients, c)
+		if len(g.clients) == 0 {
+			delete(h.groups, g.key)
+		}
+		c.group = nil
+	}
+}
+
+// setFilter moves c to the group of f, after the events published so far
+// have gone out with its old filter. It reports false when c has left.
+func (h *Hub) setFilter(c *client, f *Filter) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if c.group == nil {
+		return false
+	}
+	h.flushLocked()
+	h.leaveLocked(c)
+	h.clients[c] = struct{}{}
+	h.joinLocked(c, f)
+	return true
+}
+
 // client is one connected stream.
 type client struct {
 	conn   *websocket.Conn
-	filter atomic.Pointer[Filter]
-	queue  chan *entry
-	ctl    chan []byte // answers to the client's messages
+	group  *group       // guarded by the hub's mu; nil once it has left
+	queue  chan *batch  // what to send
+	queued atomic.Int64 // events in queue
+	ctl    chan []byte  // answers to the client's messages
 	quit   chan struct{}
 	once   sync.Once
 	reason atomic.Pointer[closeReason]
@@ -282,7 +409,7 @@ func (c *client) stop(code int, text string) {
 
 // dropLocked drops a client that cannot keep up; h.mu is held.
 func (h *Hub) dropLocked(c *client, metric, text string) {
-	delete(h.clients, c)
+	h.leaveLocked(c)
 	h.m.dropped.WithLabelValues(metric).Inc()
 	h.log.Warn("live stream client dropped", "reason", text, "remote", c.conn.RemoteAddr().String())
 	c.stop(websocket.ClosePolicyViolation, text)
@@ -295,7 +422,7 @@ const (
 )
 
 // write sends the backlog, then what the queue brings, until the client
-// stops. Several queued events go as one message.
+// stops.
 func (h *Hub) write(c *client, backlog []*entry, gap string) {
 	defer c.conn.Close()
 	ping := time.NewTicker(h.cfg.PingInterval)
@@ -333,10 +460,6 @@ func (h *Hub) write(c *client, backlog []*entry, gap string) {
 		}
 		backlog = backlog[n:]
 	}
-	raws := make([][]byte, 0, maxBatch)
-	flush := time.NewTimer(time.Hour)
-	flush.Stop()
-	defer flush.Stop()
 	for {
 		select {
 		case <-c.quit:
@@ -354,47 +477,9 @@ func (h *Hub) write(c *client, backlog []*entry, gap string) {
 				c.stop(0, "")
 				return
 			}
-		case e := <-c.queue:
-			// Wait up to FlushInterval for more, so that under load a
-			// client gets one message of many events rather than one
-			// system call per event.
-			raws = append(raws[:0], e.raw)
-			{
-				flush.Reset(h.cfg.FlushInterval)
-			collect:
-				for len(raws) < maxBatch {
-					select {
-					case e := <-c.queue:
-						raws = append(raws, e.raw)
-					case <-flush.C:
-						break collect
-					case <-c.quit:
-						break collect
-					}
-				}
-				if !flush.Stop() {
-					select {
-					case <-flush.C:
-					default:
-					}
-				}
-			}
-		more:
-			for len(raws) < maxBatch {
-				select {
-				case e := <-c.queue:
-					raws = append(raws, e.raw)
-				default:
-					break more
-				}
-			}
-			if len(raws) == 1 {
-				if !send(nil, e.pm, 1) { // the one prepared frame every client shares
-					return
-				}
-				continue
-			}
-			if !send(frame(raws...), nil, len(raws)) {
+		case b := <-c.queue:
+			c.queued.Add(-int64(b.events))
+			if !send(nil, b.pm, b.events) {
 				return
 			}
 		}
@@ -431,7 +516,9 @@ func (h *Hub) read(c *client, parse ParseFunc) {
 			if err != nil {
 				answer = map[string]string{"type": "error", "error": err.Error()}
 			} else {
-				c.filter.Store(f.prepared())
+				if !h.setFilter(c, f.prepared()) {
+					return
+				}
 				answer = map[string]any{"type": "filter", "ok": true, "params": m.Params}
 			}
 		default:

@@ -41,8 +41,11 @@ type Options struct {
 	Warmup   time.Duration // sent before, not measured
 	Batch    int           // events per POST
 	Filter   string        // stream parameters of every client ("" = all events)
-	Sampled  int           // clients that decode every event for latency (the others count)
-	Log      io.Writer     // the child's stderr; nil: discarded
+	Sampled  int           // clients that read every event's time for latency (the others count)
+	// FlushInterval is the server's api.stream.flush_interval; 0 leaves its
+	// default.
+	FlushInterval time.Duration
+	Log           io.Writer // the child's stderr; nil: discarded
 }
 
 // Result is what one run measured.
@@ -63,6 +66,8 @@ type Result struct {
 	BenchCPU           float64 // this process, cores
 	LatencySamples     int
 	PostErrors         int64
+	BadMessages        int64   // sampled messages that did not decode or miscounted
+	ReceivedMiBps      float64 // message bytes the clients read, per second
 }
 
 // Run starts the server, connects the clients, sends and measures.
@@ -83,9 +88,9 @@ kafka: {embedded: {addr: %q}, partitions: 4}
 ingest: {keys: [%q]}
 api:
   tokens: [{name: bench, workspaces: ["*"], sha256: %q}]
-  stream: {max_clients: %d}
+  stream: {max_clients: %d%s}
 rules: []
-`, dir, httpAddr, kafkaAddr, key, digest, o.Clients+10)
+`, dir, httpAddr, kafkaAddr, key, digest, o.Clients+10, flushOption(o.FlushInterval))
 	cfgPath := filepath.Join(dir, "sharelog.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return r, err
@@ -128,7 +133,8 @@ rules: []
 		if err != nil {
 			return r, fmt.Errorf("client %d: %w", i, err)
 		}
-		cl := &client{conn: c, sample: i < o.Sampled}
+		// The sampled clients are spread over the connection order.
+		cl := &client{conn: c, sample: o.Sampled > 0 && i%max(1, o.Clients/o.Sampled) == 0 && i/max(1, o.Clients/o.Sampled) < o.Sampled}
 		clients[i] = cl
 		wg.Add(1)
 		go func() { defer wg.Done(); cl.read(&measuring, lat) }()
@@ -179,6 +185,8 @@ rules: []
 	for _, c := range clients {
 		n := c.events.Load()
 		r.Deliveries += n
+		r.BadMessages += c.bad.Load()
+		r.ReceivedMiBps += float64(c.bytes.Load()) / elapsed / (1 << 20)
 		if r.MinPerClient < 0 || n < r.MinPerClient {
 			r.MinPerClient = n
 		}
@@ -196,20 +204,55 @@ rules: []
 	return r, nil
 }
 
+func flushOption(d time.Duration) string {
+	if d == 0 {
+		return ""
+	}
+	return ", flush_interval: " + d.String()
+}
+
 // client is one WebSocket client: it counts the events it gets while
 // measuring; a sampled one also decodes their times.
 type client struct {
 	conn      *websocket.Conn
 	sample    bool
 	events    atomic.Int64
+	bytes     atomic.Int64 // of the messages, while measuring
+	bad       atomic.Int64 // sampled messages that did not decode or whose count was wrong
 	closeCode atomic.Int64
 }
 
-var timeKey = []byte(`"time":"`)
+var (
+	countKey = []byte(`{"type":"events","count":`)
+	timeKey  = []byte(`"time":"`)
+)
+
+// countOf is the count at the head of an events message, 0 for another
+// message.
+func countOf(data []byte) int64 {
+	rest, ok := bytes.CutPrefix(data, countKey)
+	if !ok {
+		return 0
+	}
+	var n int64
+	for _, b := range rest {
+		if b < '0' || b > '9' {
+			break
+		}
+		n = n*10 + int64(b-'0')
+	}
+	return n
+}
 
 func (c *client) read(measuring *atomic.Bool, lat *latencies) {
+	var buf bytes.Buffer // reused: a thousand clients allocating each message would measure the bench's GC
 	for {
-		_, data, err := c.conn.ReadMessage()
+		buf.Reset()
+		_, r, err := c.conn.NextReader()
+		if err == nil {
+			_, err = buf.ReadFrom(r)
+		}
+		data := buf.Bytes()
 		if err != nil {
 			var ce *websocket.CloseError
 			if errors.As(err, &ce) {
@@ -223,30 +266,43 @@ func (c *client) read(measuring *atomic.Bool, lat *latencies) {
 			continue
 		}
 		now := time.Now()
+		c.bytes.Add(int64(len(data)))
 		if !c.sample {
-			// Every event has one top-level "time" and no other key of
-			// that name: counting them counts events without decoding.
-			c.events.Add(int64(bytes.Count(data, timeKey)))
+			// The message says how many events it holds before them.
+			c.events.Add(countOf(data))
 			continue
 		}
-		var m struct {
-			Events []struct {
-				Time time.Time `json:"time"`
-			} `json:"events"`
+		// A sampled client reads every event's time (an event has one
+		// "time" key; encoding/json would cost the bench more than the
+		// server) and checks the count the others trust.
+		n, ok := int64(0), true
+		for rest := data; ; {
+			i := bytes.Index(rest, timeKey)
+			if i < 0 {
+				break
+			}
+			rest = rest[i+len(timeKey):]
+			j := bytes.IndexByte(rest, '"')
+			t, err := time.Parse(time.RFC3339Nano, string(rest[:max(j, 0)]))
+			if j < 0 || err != nil {
+				ok = false
+				break
+			}
+			lat.add(now.Sub(t))
+			n++
 		}
-		if json.Unmarshal(data, &m) != nil {
-			continue
+		if !ok || n != countOf(data) {
+			c.bad.Add(1)
 		}
-		c.events.Add(int64(len(m.Events)))
-		for _, ev := range m.Events {
-			lat.add(now.Sub(ev.Time))
-		}
+		c.events.Add(n)
 	}
 }
 
 // send posts events at o.Rate, in batches, from a few senders.
 func send(ctx context.Context, o Options, base, key string, measuring *atomic.Bool, sent, errs *atomic.Int64) {
-	const senders = 16
+	// Enough senders that one slow answer (ingest waits for the broker's
+	// acknowledgement) does not lower the rate.
+	const senders = 64
 	perSender := float64(o.Rate) / senders
 	interval := time.Duration(float64(time.Second) * float64(o.Batch) / perSender)
 	client := &http.Client{Timeout: 30 * time.Second}
@@ -256,6 +312,11 @@ func send(ctx context.Context, o Options, base, key string, measuring *atomic.Bo
 		go func() {
 			defer wg.Done()
 			gen := simulate.NewGenerator(simulate.Config{Seed: int64(s + 1)}, func() time.Time { return time.Now().UTC() })
+			select { // the senders take turns, for a steady rate
+			case <-ctx.Done():
+				return
+			case <-time.After(interval * time.Duration(s) / senders):
+			}
 			tick := time.NewTicker(interval)
 			defer tick.Stop()
 			var body bytes.Buffer
