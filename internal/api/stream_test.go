@@ -140,12 +140,16 @@ func (r *reader) run() {
 		}
 		var m struct {
 			Type   string            `json:"type"`
+			Count  int               `json:"count"`
 			Events []*sharelog.Event `json:"events"`
 		}
 		if json.Unmarshal(data, &m) != nil {
 			continue
 		}
 		r.mu.Lock()
+		if m.Type == "events" && m.Count != len(m.Events) && r.err == nil {
+			r.err = fmt.Errorf("a message says count %d and holds %d events", m.Count, len(m.Events))
+		}
 		if m.Type == "events" {
 			for _, ev := range m.Events {
 				r.ids = append(r.ids, ev.ID)
@@ -242,6 +246,48 @@ func TestStreamScoping(t *testing.T) {
 			t.Errorf("%s got %v\nwant %v", c.name, got, c.want)
 		}
 	}
+}
+
+// TestStreamSharedMessages: clients of the same filter share each message
+// (encoded once, written to each); a client of another filter gets its
+// own, with only its events.
+func TestStreamSharedMessages(t *testing.T) {
+	w := newStreamWorld(t, stream.Config{})
+	same := []*reader{w.mustDial(t, "a", ""), w.mustDial(t, "a", ""), w.mustDial(t, "a", "")}
+	other := w.mustDial(t, "a", "link=lk_2")
+	waitClients(t, w.hub, 4)
+	var want, want2 []string
+	for i := range 40 {
+		link := []string{"lk_1", "lk_2"}[i%2]
+		id := w.publish(t, "ws-a", link, sharelog.LinkOpened, 0)
+		want = append(want, id)
+		if link == "lk_2" {
+			want2 = append(want2, id)
+		}
+		if i%10 == 9 {
+			time.Sleep(20 * time.Millisecond) // a few flushes
+		}
+	}
+	for i, r := range same {
+		if got := r.wait(t, 40); !slices.Equal(got, want) {
+			t.Fatalf("client %d got %v", i, got)
+		}
+	}
+	if got := other.wait(t, 20); !slices.Equal(got, want2) {
+		t.Fatalf("filtered client got %v", got)
+	}
+	time.Sleep(50 * time.Millisecond)
+	prepared, written := counter(t, w.reg, "sharelog_stream_messages_prepared_total"), counter(t, w.reg, "sharelog_stream_messages_total")
+	// Each flush prepares one message for the three and one for the
+	// filtered client: written = 3 × shared + filtered = prepared + 2 × shared.
+	if prepared < 2 || written <= prepared || int(written-prepared)%2 != 0 || written > 4*prepared {
+		t.Fatalf("prepared %v messages, wrote %v", prepared, written)
+	}
+	shared := (written - prepared) / 2
+	if filtered := prepared - shared; filtered < 1 || filtered > shared {
+		t.Fatalf("prepared %v messages, wrote %v: %v shared, %v for the filtered client", prepared, written, shared, filtered)
+	}
+	t.Logf("prepared %v messages, wrote %v", prepared, written)
 }
 
 func waitClients(t testing.TB, hub *stream.Hub, n int) {

@@ -173,6 +173,7 @@ func (h *Hub) flushLocked() {
 		if err != nil {
 			continue
 		}
+		h.m.prepared.Inc()
 		b := &batch{pm: pm, events: len(raws)}
 		for c := range g.clients {
 			h.enqueueLocked(c, b)
@@ -539,6 +540,7 @@ type metrics struct {
 	// events' two children, resolved once: Publish runs per event.
 	published, undecodable prometheus.Counter
 	messages               prometheus.Counter
+	prepared               prometheus.Counter
 	sent                   prometheus.Counter
 	dropped                *prometheus.CounterVec
 	refused                *prometheus.CounterVec
@@ -551,7 +553,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sharelog_stream_events_total",
 			Help: "Events the live stream hub got, by outcome (published, undecodable)."}, []string{"outcome"}),
 		messages: prometheus.NewCounter(prometheus.CounterOpts{Name: "sharelog_stream_messages_total", Help: "WebSocket messages written to clients."}),
-		sent:     prometheus.NewCounter(prometheus.CounterOpts{Name: "sharelog_stream_events_sent_total", Help: "Events written to clients (one per client that got it)."}),
+		prepared: prometheus.NewCounter(prometheus.CounterOpts{Name: "sharelog_stream_messages_prepared_total",
+			Help: "Event messages the hub encoded: one per distinct filter per flush, shared by that filter's clients."}),
+		sent: prometheus.NewCounter(prometheus.CounterOpts{Name: "sharelog_stream_events_sent_total", Help: "Events written to clients (one per client that got it)."}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sharelog_stream_clients_dropped_total",
 			Help: "Clients the hub closed, by reason (slow: its queue was full)."}, []string{"reason"}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sharelog_stream_refused_total",
@@ -561,7 +565,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	m.published, m.undecodable = m.events.WithLabelValues("published"), m.events.WithLabelValues("undecodable")
 	if reg != nil {
-		reg.MustRegister(m.clients, m.events, m.messages, m.sent, m.dropped, m.refused, m.resumed)
+		reg.MustRegister(m.clients, m.events, m.messages, m.prepared, m.sent, m.dropped, m.refused, m.resumed)
 	}
 	return m
 }
