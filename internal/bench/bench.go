@@ -19,13 +19,13 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/segmentio/kafka-go"
 
 	"github.com/sharelog/sharelog/config"
 	"github.com/sharelog/sharelog/internal/pipeline"
+	"github.com/sharelog/sharelog/internal/procstat"
 	"github.com/sharelog/sharelog/internal/simulate"
 )
 
@@ -117,8 +117,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	go probe.run(ctx)
 	defer probe.close()
 
-	var before syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &before)
+	cpu0 := procstat.SelfCPU()
 	start := time.Now()
 	sent, reqErrs := send(ctx, o, total, "http://"+p.Addr()+"/v1/events", key)
 	res.SendElapsed = time.Since(start)
@@ -129,15 +128,14 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	for probe.unique() < res.Sent && time.Now().Before(deadline) && ctx.Err() == nil {
 		time.Sleep(20 * time.Millisecond)
 	}
-	var after syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &after)
+	cpu1 := procstat.SelfCPU()
 	lat, unique, dups, last := probe.snapshot()
 	res.TotalElapsed = last.Sub(start)
 	res.Received, res.Duplicates = unique, dups
 	res.IngestRate = float64(res.Sent) / res.SendElapsed.Seconds()
 	res.EndToEndRate = float64(unique) / res.TotalElapsed.Seconds()
-	res.CPUSeconds = tv(after.Utime) + tv(after.Stime) - tv(before.Utime) - tv(before.Stime)
-	res.MaxRSSMiB = float64(after.Maxrss) / 1024
+	res.CPUSeconds = cpu1 - cpu0
+	res.MaxRSSMiB = procstat.SelfMaxRSSMiB()
 	if len(lat) > 0 {
 		slices.Sort(lat)
 		q := func(f float64) time.Duration { return lat[min(len(lat)-1, int(f*float64(len(lat))))] }
@@ -153,8 +151,6 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 	return res, nil
 }
-
-func tv(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
 
 func randomHex(n int) string {
 	b := make([]byte, n)

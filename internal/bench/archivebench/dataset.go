@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -24,6 +23,7 @@ import (
 	"github.com/sharelog/sharelog/enrich/geo"
 	"github.com/sharelog/sharelog/enrich/platform"
 	"github.com/sharelog/sharelog/enrich/session"
+	"github.com/sharelog/sharelog/internal/procstat"
 	"github.com/sharelog/sharelog/internal/simulate"
 	"github.com/sharelog/sharelog/storage/archive"
 )
@@ -169,19 +169,6 @@ func writeManifest(dir string, m *Manifest) error {
 	return os.Rename(tmp, filepath.Join(dir, manifestName))
 }
 
-// cpuSeconds is the process's user+system CPU time so far.
-func cpuSeconds() float64 {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
-}
-
-func maxRSSMiB() float64 {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return float64(ru.Maxrss) / 1024
-}
-
 // sinkModel buffers events per archive partition and rolls them into files
 // by the archive sink's rules (sinks/archive): a buffer is written when it
 // holds MaxFileEvents events or MaxFileBytes bytes of enriched JSON, when
@@ -256,13 +243,13 @@ func (s *sinkModel) flush(due func(*sinkBuffer) bool) error {
 		if err != nil {
 			return err
 		}
-		cpu0, t0 := cpuSeconds(), time.Now()
+		cpu0, t0 := procstat.SelfCPU(), time.Now()
 		_, st, err := archive.WriteFile(dir, b.events, s.opts)
 		if err != nil {
 			return err
 		}
 		s.stats.Wall += time.Since(t0).Seconds()
-		s.stats.CPU += cpuSeconds() - cpu0
+		s.stats.CPU += procstat.SelfCPU() - cpu0
 		s.stats.Files++
 		s.stats.Events += st.Rows
 		s.stats.Bytes += st.Bytes
@@ -333,7 +320,7 @@ func generate(ctx context.Context, dir string, p DatasetParams, cityDB []string,
 		return nil, err
 	}
 	m := &Manifest{Params: p, Created: time.Now().UTC(), Layouts: map[string]LayoutStats{}}
-	cpuStart, wallStart := cpuSeconds(), time.Now()
+	cpuStart, wallStart := procstat.SelfCPU(), time.Now()
 
 	// The enrich step, as the enrich worker runs it.
 	var enrichers []sharelog.Enricher
@@ -459,7 +446,7 @@ func generate(ctx context.Context, dir string, p DatasetParams, cityDB []string,
 	}
 	sort.Strings(m.Workspaces)
 	m.GenerationWall = time.Since(wallStart).Seconds()
-	m.GenerationCPU = cpuSeconds() - cpuStart
+	m.GenerationCPU = procstat.SelfCPU() - cpuStart
 	if progress != nil {
 		fmt.Fprintf(progress, "archivebench: %d events generated and written in %.1fs; compacting\n", p.Events, m.GenerationWall)
 	}
@@ -484,14 +471,14 @@ func generate(ctx context.Context, dir string, p DatasetParams, cityDB []string,
 	if m.Layouts[LayoutCompacted], err2 = layoutStats(compacted); err2 != nil {
 		return nil, err2
 	}
-	m.MaxRSSMiB = maxRSSMiB()
+	m.MaxRSSMiB = procstat.SelfMaxRSSMiB()
 	return m, writeManifest(dir, m)
 }
 
 func compact(root string, before time.Time, opts archive.Options) (CompactStats, error) {
-	cpu0, t0 := cpuSeconds(), time.Now()
+	cpu0, t0 := procstat.SelfCPU(), time.Now()
 	st, err := archive.CompactBefore(root, before, opts)
-	return CompactStats{CompactStats: st, Wall: time.Since(t0).Seconds(), CPU: cpuSeconds() - cpu0}, err
+	return CompactStats{CompactStats: st, Wall: time.Since(t0).Seconds(), CPU: procstat.SelfCPU() - cpu0}, err
 }
 
 // layoutStats counts the files, bytes and partitions of an archive root.

@@ -6,7 +6,6 @@
 package streambench
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -20,7 +19,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -29,6 +27,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/sharelog/sharelog/internal/api"
+	"github.com/sharelog/sharelog/internal/procstat"
 	"github.com/sharelog/sharelog/internal/simulate"
 )
 
@@ -160,8 +159,8 @@ rules: []
 		return r, ctx.Err()
 	case <-time.After(o.Warmup):
 	}
-	cpu0, _ := procCPU(cmd.Process.Pid)
-	self0 := selfCPU()
+	cpu0, _ := procstat.CPU(cmd.Process.Pid)
+	self0 := procstat.SelfCPU()
 	t0 := time.Now()
 	measuring.Store(true)
 	select {
@@ -171,11 +170,11 @@ rules: []
 	}
 	measuring.Store(false)
 	elapsed := time.Since(t0).Seconds()
-	cpu1, _ := procCPU(cmd.Process.Pid)
-	self1 := selfCPU()
+	cpu1, _ := procstat.CPU(cmd.Process.Pid)
+	self1 := procstat.SelfCPU()
 	r.ServerCPU = (cpu1 - cpu0) / elapsed
 	r.BenchCPU = (self1 - self0) / elapsed
-	r.ServerRSSMiB, r.ServerMaxRSSMiB = procRSS(cmd.Process.Pid)
+	r.ServerRSSMiB, r.ServerMaxRSSMiB = procstat.RSS(cmd.Process.Pid)
 	stop()
 	time.Sleep(2 * time.Second) // what is in flight arrives, still outside the window's counts
 
@@ -410,49 +409,4 @@ func freeAddr() string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
-}
-
-// procCPU is the CPU seconds (user + system) of a process, from
-// /proc/<pid>/stat (clock ticks of 1/100 s).
-func procCPU(pid int) (float64, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	s := string(data)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	if len(fields) < 13 {
-		return 0, errors.New("short /proc stat")
-	}
-	u, _ := strconv.ParseFloat(fields[11], 64)
-	st, _ := strconv.ParseFloat(fields[12], 64)
-	return (u + st) / 100, nil
-}
-
-// procRSS is a process's resident and peak resident memory, in MiB.
-func procRSS(pid int) (rss, hwm float64) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		k, v, _ := strings.Cut(sc.Text(), ":")
-		kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
-		switch k {
-		case "VmRSS":
-			rss = kb / 1024
-		case "VmHWM":
-			hwm = kb / 1024
-		}
-	}
-	return rss, hwm
-}
-
-func selfCPU() float64 {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	tv := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
-	return tv(ru.Utime) + tv(ru.Stime)
 }
