@@ -224,14 +224,14 @@ func (w *Worker) observe(m kafka.Message) (Output, bool) {
 	ev, err := sharelog.DecodeEnriched(m.Value)
 	if err != nil {
 		// The sinks dead-letter such messages; the rules skip them.
-		w.m.events.WithLabelValues("undecodable").Inc()
+		w.m.undecodable.Inc()
 		return Output{}, false
 	}
 	w.mu.Lock()
 	out := w.engine.Observe(ev)
 	tracked := w.engine.Tracked()
 	w.mu.Unlock()
-	w.m.events.WithLabelValues("evaluated").Inc()
+	w.m.evaluated.Inc()
 	w.m.tracked.Set(float64(tracked))
 	for _, a := range out.Alerts {
 		w.m.alerts.WithLabelValues(a.Alert.Rule, string(a.Alert.Severity)).Inc()
@@ -410,11 +410,13 @@ func (w *Worker) endOffsets(ctx context.Context, topic string) (map[int]int64, e
 }
 
 type metrics struct {
-	events   *prometheus.CounterVec
-	alerts   *prometheus.CounterVec
-	commands prometheus.Counter
-	replayed prometheus.Counter
-	tracked  prometheus.Gauge
+	events *prometheus.CounterVec
+	// events' children, resolved once: they count every event.
+	evaluated, undecodable prometheus.Counter
+	alerts                 *prometheus.CounterVec
+	commands               prometheus.Counter
+	replayed               prometheus.Counter
+	tracked                prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -430,6 +432,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		tracked: prometheus.NewGauge(prometheus.GaugeOpts{Name: "sharelog_rules_tracked_subjects",
 			Help: "Links, visitors, IPs and workspaces the rules hold state for."}),
 	}
+	m.evaluated, m.undecodable = m.events.WithLabelValues("evaluated"), m.events.WithLabelValues("undecodable")
 	if reg != nil {
 		reg.MustRegister(m.events, m.alerts, m.commands, m.replayed, m.tracked)
 	}

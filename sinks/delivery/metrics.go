@@ -10,6 +10,7 @@ import (
 // runners of several sinks share a registry.
 type metrics struct {
 	events   *prometheus.CounterVec
+	filtered prometheus.Counter // events' child counted per event, resolved once
 	latency  prometheus.Histogram
 	batch    prometheus.Histogram
 	disabled prometheus.Gauge
@@ -44,6 +45,7 @@ func newMetrics(name string, reg prometheus.Registerer, tr *tracker) (*metrics, 
 	for _, o := range []string{"delivered", "retried", "dead_lettered", "filtered"} {
 		m.events.WithLabelValues(o)
 	}
+	m.filtered = m.events.WithLabelValues("filtered")
 	if reg == nil {
 		return m, nil
 	}

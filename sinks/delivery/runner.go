@@ -177,7 +177,7 @@ func (r *Runner) dispatch(ctx context.Context, fetched <-chan kafka.Message, lan
 			continue
 		}
 		if !r.filter.Match(ev) {
-			r.m.events.WithLabelValues("filtered").Inc()
+			r.m.filtered.Inc()
 			r.tr.finish(m.Partition, m.Offset)
 			continue
 		}
