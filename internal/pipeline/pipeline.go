@@ -513,7 +513,8 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		ctx, cancel := context.WithCancel(context.Background())
 		from := time.Now().Add(-p.cfg.API.Stream.ResumeWindow) // fills the resume buffer
 		g.Add(func() error {
-			return stream.Tail(ctx, p.conn, p.cfg.Kafka.Topics().Enriched, from, p.hub.Publish, p.log.With("role", "stream"))
+			return stream.Tailer{Conn: p.conn, Topic: p.cfg.Kafka.Topics().Enriched, From: from,
+				Publish: p.hub.Publish, Logger: p.log.With("role", "stream")}.Run(ctx)
 		}, func(error) { cancel() })
 	}
 	if p.rules != nil {
