@@ -300,9 +300,10 @@ func (c *client) read(measuring *atomic.Bool, lat *latencies) {
 // send posts events at o.Rate, in batches, from a few senders.
 func send(ctx context.Context, o Options, base, key string, measuring *atomic.Bool, sent, errs *atomic.Int64) {
 	// Enough senders that one slow answer (ingest waits for the broker's
-	// acknowledgement) does not lower the rate.
-	const senders = 64
-	perSender := float64(o.Rate) / senders
+	// acknowledgement) does not lower the rate: one batch a second each,
+	// up to 64.
+	senders := min(64, max(1, o.Rate/max(1, o.Batch)))
+	perSender := float64(o.Rate) / float64(senders)
 	interval := time.Duration(float64(time.Second) * float64(o.Batch) / perSender)
 	client := &http.Client{Timeout: 30 * time.Second}
 	var wg sync.WaitGroup
@@ -314,16 +315,18 @@ func send(ctx context.Context, o Options, base, key string, measuring *atomic.Bo
 			select { // the senders take turns, for a steady rate
 			case <-ctx.Done():
 				return
-			case <-time.After(interval * time.Duration(s) / senders):
+			case <-time.After(interval * time.Duration(s) / time.Duration(senders)):
 			}
 			tick := time.NewTicker(interval)
 			defer tick.Stop()
 			var body bytes.Buffer
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-tick.C:
+			for first := true; ; first = false {
+				if !first {
+					select {
+					case <-ctx.Done():
+						return
+					case <-tick.C:
+					}
 				}
 				body.Reset()
 				for _, ev := range gen.Batch(o.Batch) {
