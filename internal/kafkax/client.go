@@ -179,7 +179,9 @@ func (c *Conn) NewConsumerGroup(group string, topics ...string) (*kafka.Consumer
 
 // EnsureTopics creates the topics that are missing, with the configured
 // partition count and replication factor, retrying until ctx ends while the
-// brokers are not reachable yet. Existing topics are left unchanged.
+// brokers are not reachable yet. Existing topics are left unchanged. It
+// returns once every partition of the topics has a leader that answers, so
+// that the first writes are not refused (at most 30 s).
 func (c *Conn) EnsureTopics(ctx context.Context, topics ...string) error {
 	return c.ensureTopics(ctx, nil, topics)
 }
@@ -204,7 +206,7 @@ func (c *Conn) ensureTopics(ctx context.Context, entries []kafka.ConfigEntry, to
 	for {
 		err := c.createTopics(ctx, req)
 		if err == nil {
-			return nil
+			return c.waitLeaders(ctx, topics)
 		}
 		var te *topicError
 		if errors.As(err, &te) {
@@ -217,6 +219,70 @@ func (c *Conn) ensureTopics(ctx context.Context, entries []kafka.ConfigEntry, to
 		}
 		backoff = min(backoff*2, 2*time.Second)
 	}
+}
+
+// leaderWait bounds how long EnsureTopics waits for new partitions' leaders.
+const leaderWait = 30 * time.Second
+
+// waitLeaders returns once every partition of topics answers a ListOffsets
+// request from its leader: a topic just created refuses writes for a moment
+// (NOT_LEADER_OR_FOLLOWER) while its partitions load, more than a writer's
+// few attempts may cover.
+func (c *Conn) waitLeaders(ctx context.Context, topics []string) error {
+	deadline := time.Now().Add(leaderWait)
+	for {
+		err := c.leadersReady(ctx, topics)
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("kafka: topics created, but not every partition has a leader after %s: %w", leaderWait, err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("kafka: waiting for the leaders of %v: %w (last error: %v)", topics, ctx.Err(), err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// leadersReady asks every partition of topics for its first offset.
+func (c *Conn) leadersReady(ctx context.Context, topics []string) error {
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	md, err := c.client.Metadata(rctx, &kafka.MetadataRequest{Topics: topics})
+	if err != nil {
+		return err
+	}
+	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
+	for _, t := range md.Topics {
+		if t.Error != nil {
+			return fmt.Errorf("%s: %w", t.Name, t.Error)
+		}
+		for _, p := range t.Partitions {
+			if p.Error != nil {
+				return fmt.Errorf("%s[%d]: %w", t.Name, p.ID, p.Error)
+			}
+			req.Topics[t.Name] = append(req.Topics[t.Name], kafka.FirstOffsetOf(p.ID))
+		}
+	}
+	for _, t := range topics {
+		if len(req.Topics[t]) == 0 {
+			return fmt.Errorf("%s: no partitions in the metadata yet", t)
+		}
+	}
+	resp, err := c.client.ListOffsets(rctx, req)
+	if err != nil {
+		return err
+	}
+	for t, parts := range resp.Topics {
+		for _, p := range parts {
+			if p.Error != nil {
+				return fmt.Errorf("%s[%d]: %w", t, p.Partition, p.Error)
+			}
+		}
+	}
+	return nil
 }
 
 type topicError struct {
