@@ -28,6 +28,7 @@ func benchStreamCmd(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs.StringVar(&o.Filter, "filter", "", "stream parameters of every client, e.g. action=link.*")
 	fs.IntVar(&o.Sampled, "sampled", 20, "clients that read every event's time for the latency (the others count events)")
 	fs.DurationVar(&o.FlushInterval, "flush-interval", 0, "the server's api.stream.flush_interval (0: its default)")
+	fs.BoolVar(&o.Compress, "compress", true, "clients offer permessage-deflate, as browsers do")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -43,7 +44,8 @@ func benchStreamCmd(ctx context.Context, args []string, stdout, stderr io.Writer
 		return enc.Encode(r)
 	}
 	fmt.Fprintf(stdout, "posted:      %d events = %.0f events/s (%d failed requests)\n", r.Sent, r.SentRate, r.PostErrors)
-	fmt.Fprintf(stdout, "delivered:   %d events to %d clients = %.0f events/s (%.0f MiB/s); per client min %d, avg %.0f\n", r.Deliveries, r.Connected, r.DeliveryRate, r.ReceivedMiBps, r.MinPerClient, r.AvgPerClient)
+	fmt.Fprintf(stdout, "delivered:   %d events to %d clients = %.0f events/s; per client min %d, avg %.0f\n", r.Deliveries, r.Connected, r.DeliveryRate, r.MinPerClient, r.AvgPerClient)
+	fmt.Fprintf(stdout, "wire:        %.0f MiB/s read by the clients; compressed %v, %.1f times (sampled clients' messages / their wire bytes)\n", r.WireMiBps, r.Compressed, r.CompressionRatio)
 	fmt.Fprintf(stdout, "dropped:     %d clients closed as too slow, %d closed otherwise; %d bad messages\n", r.Dropped, r.Closed, r.BadMessages)
 	fmt.Fprintf(stdout, "latency ingest→client (%d samples): p50 %s  p90 %s  p99 %s  max %s\n", r.LatencySamples, ms(r.P50), ms(r.P90), ms(r.P99), ms(r.Max))
 	fmt.Fprintf(stdout, "server:      %.2f cores, RSS %.0f MiB (peak %.0f MiB); bench process %.2f cores\n", r.ServerCPU, r.ServerRSSMiB, r.ServerMaxRSSMiB, r.BenchCPU)

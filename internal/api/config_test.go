@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -17,6 +18,8 @@ func TestConfigValidate(t *testing.T) {
 		{Name: "ok", Workspaces: []string{"../x"}, SHA256: sum2},
 		{Name: "dup-sum", Workspaces: []string{"*"}, SHA256: strings.ToUpper(sum)},
 	}}
+	cfg.Stream.Compression = "gzip"
+	cfg.Stream.FlushInterval = 2 * time.Second
 	cfg.SetDefaults()
 	err := cfg.Validate()
 	if err == nil {
@@ -31,6 +34,8 @@ func TestConfigValidate(t *testing.T) {
 		`tokens[2].workspaces: "*" (every workspace) stands alone`,
 		`tokens[3].workspaces: "../x" is not a workspace id`,
 		"tokens[4].sha256: the same digest as tokens[0]",
+		`stream.compression: "gzip" is not "deflate" or "off"`,
+		"stream.flush_interval: 2s is not between 1ms and 1s",
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
@@ -38,6 +43,12 @@ func TestConfigValidate(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), tok) || strings.Contains(err.Error(), tok[4:20]) {
 		t.Errorf("the error shows the token:\n%v", err)
+	}
+	if d := (Config{}); true {
+		d.SetDefaults()
+		if !d.Stream.Compress() || d.Stream.Compression != "deflate" {
+			t.Errorf("stream.compression default %q", d.Stream.Compression)
+		}
 	}
 	if cfg.MaxInFlight != 16 {
 		t.Errorf("max_in_flight default %d", cfg.MaxInFlight)

@@ -58,16 +58,17 @@ type Deps struct {
 // transfer left unterminated), so a client never takes a cut-off export for
 // a complete one.
 type Handler struct {
-	engine  *query.Engine
-	root    string
-	auth    *Authenticator
-	log     *slog.Logger
-	slots   chan struct{}
-	mux     *http.ServeMux
-	metrics *metrics
-	hub     *stream.Hub
-	tickets tickets
-	origins []string // api.stream.allowed_origins, lower case
+	engine   *query.Engine
+	root     string
+	auth     *Authenticator
+	log      *slog.Logger
+	slots    chan struct{}
+	mux      *http.ServeMux
+	metrics  *metrics
+	hub      *stream.Hub
+	tickets  tickets
+	origins  []string // api.stream.allowed_origins, lower case
+	compress bool     // api.stream.compression is deflate
 }
 
 type metrics struct {
@@ -115,6 +116,7 @@ func NewHandler(cfg Config, deps Deps) (*Handler, error) {
 	h.mux.HandleFunc(StreamPattern, h.stream)
 	h.mux.HandleFunc(TicketsPattern, h.streamTicket)
 	h.hub = deps.Hub
+	h.compress = cfg.Stream.Compress()
 	for _, o := range cfg.Stream.AllowedOrigins {
 		h.origins = append(h.origins, strings.ToLower(strings.TrimSuffix(o, "/")))
 	}

@@ -159,7 +159,7 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request) {
 	up := websocket.Upgrader{
 		ReadBufferSize: 4096, WriteBufferSize: 16 << 10,
 		CheckOrigin:       func(*http.Request) bool { return true }, // checked above
-		EnableCompression: false,
+		EnableCompression: h.compress,
 	}
 	conn, err := up.Upgrade(w, r, nil)
 	if err != nil {

@@ -1,13 +1,16 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -88,6 +91,12 @@ func (w *streamWorld) publish(t testing.TB, ws, link string, action sharelog.Act
 // the query string.
 func (w *streamWorld) dial(t testing.TB, token, query string, header http.Header) (*websocket.Conn, *http.Response, error) {
 	t.Helper()
+	return w.dialWith(t, websocket.DefaultDialer, token, query, header)
+}
+
+// dialWith is dial with d.
+func (w *streamWorld) dialWith(t testing.TB, d *websocket.Dialer, token, query string, header http.Header) (*websocket.Conn, *http.Response, error) {
+	t.Helper()
 	if header == nil {
 		header = http.Header{}
 	}
@@ -98,7 +107,7 @@ func (w *streamWorld) dial(t testing.TB, token, query string, header http.Header
 	if query != "" {
 		u += "?" + query
 	}
-	c, resp, err := websocket.DefaultDialer.Dial(u, header)
+	c, resp, err := d.Dial(u, header)
 	if c != nil {
 		t.Cleanup(func() { c.Close() })
 	}
@@ -288,6 +297,88 @@ func TestStreamSharedMessages(t *testing.T) {
 		t.Fatalf("prepared %v messages, wrote %v: %v shared, %v for the filtered client", prepared, written, shared, filtered)
 	}
 	t.Logf("prepared %v messages, wrote %v", prepared, written)
+}
+
+// countingConn counts the bytes read from a connection: what came over
+// the wire.
+type countingConn struct {
+	net.Conn
+	n *atomic.Int64
+}
+
+func (c countingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// countingDialer is a dialer whose connections count into n; compress
+// offers permessage-deflate, as browsers do.
+func countingDialer(n *atomic.Int64, compress bool) *websocket.Dialer {
+	return &websocket.Dialer{EnableCompression: compress, NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return countingConn{c, n}, nil
+	}}
+}
+
+// TestStreamCompression: a client that offers permessage-deflate gets it
+// and the same events in far fewer bytes, from the same shared message as
+// a client that does not (which gets plain frames); with compression off,
+// nobody gets it.
+func TestStreamCompression(t *testing.T) {
+	w := newStreamWorld(t, stream.Config{})
+	var zipped, plain atomic.Int64
+	open := func(d *websocket.Dialer) (*reader, string) {
+		c, resp, err := w.dialWith(t, d, "a", "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := &reader{c: c}
+		go r.run()
+		return r, resp.Header.Get("Sec-WebSocket-Extensions")
+	}
+	zr, zext := open(countingDialer(&zipped, true))
+	pr, pext := open(countingDialer(&plain, false))
+	if !strings.Contains(zext, "permessage-deflate") || pext != "" {
+		t.Fatalf("extensions: %q for the client that offers deflate, %q for the other", zext, pext)
+	}
+	waitClients(t, w.hub, 2)
+	zipped.Store(0)
+	plain.Store(0)
+	var want []string
+	for i := range 200 {
+		want = append(want, w.publish(t, "ws-a", fmt.Sprintf("lk_%d", i%7), sharelog.LinkOpened, 100))
+		if i%50 == 49 {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	if got := zr.wait(t, 200); !slices.Equal(got, want) {
+		t.Fatalf("compressed client got %d events, not the ones sent", len(got))
+	}
+	if got := pr.wait(t, 200); !slices.Equal(got, want) {
+		t.Fatalf("plain client got %d events, not the ones sent", len(got))
+	}
+	if z, p := zipped.Load(), plain.Load(); z*4 > p {
+		t.Fatalf("compressed client read %d bytes, plain %d: not 4 times fewer", z, p)
+	} else {
+		t.Logf("200 events: %d bytes compressed, %d plain", z, p)
+	}
+	prepared, written := counter(t, w.reg, "sharelog_stream_messages_prepared_total"), counter(t, w.reg, "sharelog_stream_messages_total")
+	if written != 2*prepared {
+		t.Fatalf("prepared %v messages, wrote %v: the two clients should share each", prepared, written)
+	}
+
+	off := newStreamWorld(t, stream.Config{Compression: stream.CompressionOff})
+	_, resp, err := off.dialWith(t, countingDialer(&zipped, true), "a", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ext := resp.Header.Get("Sec-WebSocket-Extensions"); ext != "" {
+		t.Fatalf("compression off, yet extensions %q", ext)
+	}
 }
 
 func waitClients(t testing.TB, hub *stream.Hub, n int) {

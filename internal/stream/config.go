@@ -37,7 +37,22 @@ type Config struct {
 	// PingInterval is how often the server pings; a client that answers no
 	// ping for two intervals is closed. Default 30s.
 	PingInterval time.Duration `yaml:"ping_interval"`
+	// Compression is "deflate" (the default): the WebSocket permessage-deflate
+	// extension (RFC 7692, no context takeover) for the clients that offer
+	// it, as browsers do; each message is compressed once and shared by the
+	// clients of its filter, like its plain frame. "off" sends every client
+	// plain frames.
+	Compression string `yaml:"compression"`
 }
+
+// Compress reports whether the stream offers permessage-deflate.
+func (c Config) Compress() bool { return c.Compression != CompressionOff }
+
+// The values of Config.Compression.
+const (
+	CompressionDeflate = "deflate"
+	CompressionOff     = "off"
+)
 
 // SetDefaults fills what is not set.
 func (c *Config) SetDefaults() {
@@ -58,6 +73,9 @@ func (c *Config) SetDefaults() {
 	}
 	if c.FlushInterval == 0 {
 		c.FlushInterval = 10 * time.Millisecond
+	}
+	if c.Compression == "" {
+		c.Compression = CompressionDeflate
 	}
 }
 
@@ -81,6 +99,9 @@ func (c Config) Validate() error {
 	}
 	if c.PingInterval < time.Second {
 		errs = append(errs, fmt.Errorf("ping_interval: %s is shorter than 1s", c.PingInterval))
+	}
+	if c.Compression != CompressionDeflate && c.Compression != CompressionOff {
+		errs = append(errs, fmt.Errorf("compression: %q is not %q or %q", c.Compression, CompressionDeflate, CompressionOff))
 	}
 	for i, o := range c.AllowedOrigins {
 		u, err := url.Parse(o)

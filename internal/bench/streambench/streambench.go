@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -44,7 +45,9 @@ type Options struct {
 	// FlushInterval is the server's api.stream.flush_interval; 0 leaves its
 	// default.
 	FlushInterval time.Duration
-	Log           io.Writer // the child's stderr; nil: discarded
+	// Compress makes the clients offer permessage-deflate, as browsers do.
+	Compress bool
+	Log      io.Writer // the child's stderr; nil: discarded
 }
 
 // Result is what one run measured.
@@ -66,7 +69,11 @@ type Result struct {
 	LatencySamples     int
 	PostErrors         int64
 	BadMessages        int64   // sampled messages that did not decode or miscounted
-	ReceivedMiBps      float64 // message bytes the clients read, per second
+	WireMiBps          float64 // bytes the clients read from their sockets, per second
+	// CompressionRatio is the sampled clients' message bytes (decompressed)
+	// over their wire bytes: 1 uncompressed (a little less: frame headers).
+	CompressionRatio float64
+	Compressed       bool // permessage-deflate was negotiated
 }
 
 // Run starts the server, connects the clients, sends and measures.
@@ -125,15 +132,26 @@ rules: []
 	if o.Filter != "" {
 		url += "?" + o.Filter
 	}
-	dialer := websocket.Dialer{HandshakeTimeout: 30 * time.Second, ReadBufferSize: 64 << 10}
 	var wg sync.WaitGroup
 	for i := range clients {
-		c, _, err := dialer.DialContext(ctx, url, http.Header{"Authorization": {"Bearer " + token}})
+		// The sampled clients are spread over the connection order.
+		cl := &client{sample: o.Sampled > 0 && i%max(1, o.Clients/o.Sampled) == 0 && i/max(1, o.Clients/o.Sampled) < o.Sampled}
+		dialer := websocket.Dialer{HandshakeTimeout: 30 * time.Second, ReadBufferSize: 64 << 10, EnableCompression: o.Compress,
+			NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+				if err != nil {
+					return nil, err
+				}
+				return &countingConn{Conn: c, measuring: &measuring, n: &cl.wire}, nil
+			}}
+		c, resp, err := dialer.DialContext(ctx, url, http.Header{"Authorization": {"Bearer " + token}})
 		if err != nil {
 			return r, fmt.Errorf("client %d: %w", i, err)
 		}
-		// The sampled clients are spread over the connection order.
-		cl := &client{conn: c, sample: o.Sampled > 0 && i%max(1, o.Clients/o.Sampled) == 0 && i/max(1, o.Clients/o.Sampled) < o.Sampled}
+		if i == 0 {
+			r.Compressed = strings.Contains(resp.Header.Get("Sec-WebSocket-Extensions"), "permessage-deflate")
+		}
+		cl.conn = c
 		clients[i] = cl
 		wg.Add(1)
 		go func() { defer wg.Done(); cl.read(&measuring, lat) }()
@@ -181,11 +199,16 @@ rules: []
 	r.Sent, r.PostErrors = sent.Load(), postErrs.Load()
 	r.SentRate = float64(r.Sent) / elapsed
 	r.MinPerClient = -1
+	var sampledWire, sampledBytes int64
 	for _, c := range clients {
 		n := c.events.Load()
 		r.Deliveries += n
 		r.BadMessages += c.bad.Load()
-		r.ReceivedMiBps += float64(c.bytes.Load()) / elapsed / (1 << 20)
+		r.WireMiBps += float64(c.wire.Load()) / elapsed / (1 << 20)
+		if c.sample {
+			sampledWire += c.wire.Load()
+			sampledBytes += c.bytes.Load()
+		}
 		if r.MinPerClient < 0 || n < r.MinPerClient {
 			r.MinPerClient = n
 		}
@@ -196,6 +219,9 @@ rules: []
 		default:
 			r.Closed++
 		}
+	}
+	if sampledWire > 0 {
+		r.CompressionRatio = float64(sampledBytes) / float64(sampledWire)
 	}
 	r.DeliveryRate = float64(r.Deliveries) / elapsed
 	r.AvgPerClient = float64(r.Deliveries) / float64(len(clients))
@@ -210,13 +236,35 @@ func flushOption(d time.Duration) string {
 	return ", flush_interval: " + d.String()
 }
 
+// countingConn counts what is read from the socket while measuring.
+type countingConn struct {
+	net.Conn
+	measuring *atomic.Bool
+	n         *atomic.Int64
+}
+
+func (c *countingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if c.measuring.Load() {
+		c.n.Add(int64(n))
+	}
+	return n, err
+}
+
 // client is one WebSocket client: it counts the events it gets while
 // measuring; a sampled one also decodes their times.
+//
+// Every client reads every byte the server sends it; a client that is not
+// sampled decodes only the head of each message (its count: a few dozen
+// bytes, decompressed when compressed) and skips the rest, as the bench
+// measures the server, not a thousand browsers' decoding on the same two
+// cores. The sampled ones decode all of it and check the count.
 type client struct {
 	conn      *websocket.Conn
 	sample    bool
 	events    atomic.Int64
-	bytes     atomic.Int64 // of the messages, while measuring
+	wire      atomic.Int64 // bytes read from the socket, while measuring
+	bytes     atomic.Int64 // of the sampled client's messages (decoded), while measuring
 	bad       atomic.Int64 // sampled messages that did not decode or whose count was wrong
 	closeCode atomic.Int64
 }
@@ -245,13 +293,25 @@ func countOf(data []byte) int64 {
 
 func (c *client) read(measuring *atomic.Bool, lat *latencies) {
 	var buf bytes.Buffer // reused: a thousand clients allocating each message would measure the bench's GC
+	var head [64]byte
 	for {
 		buf.Reset()
 		_, r, err := c.conn.NextReader()
-		if err == nil {
+		var data []byte
+		switch {
+		case err != nil:
+		case c.sample:
 			_, err = buf.ReadFrom(r)
+			data = buf.Bytes()
+		default:
+			// The rest of the message is skipped by the next NextReader.
+			var n int
+			n, err = io.ReadFull(r, head[:])
+			if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+				err = nil
+			}
+			data = head[:n]
 		}
-		data := buf.Bytes()
 		if err != nil {
 			var ce *websocket.CloseError
 			if errors.As(err, &ce) {
@@ -265,7 +325,6 @@ func (c *client) read(measuring *atomic.Bool, lat *latencies) {
 			continue
 		}
 		now := time.Now()
-		c.bytes.Add(int64(len(data)))
 		if !c.sample {
 			// The message says how many events it holds before them.
 			c.events.Add(countOf(data))
@@ -290,6 +349,7 @@ func (c *client) read(measuring *atomic.Bool, lat *latencies) {
 			lat.add(now.Sub(t))
 			n++
 		}
+		c.bytes.Add(int64(len(data)))
 		if !ok || n != countOf(data) {
 			c.bad.Add(1)
 		}
