@@ -243,6 +243,9 @@ func TestConsoleInChromium(t *testing.T) {
 	// them; ws-other never shows.
 	run("live", chromedp.Navigate(base+"/console/#/live"))
 	waitJS("stream open", `document.getElementById("live-status").textContent === "live"`, 20*time.Second)
+	// Chromium offers permessage-deflate and the server takes it: the
+	// events below arrive compressed.
+	waitJS("stream compressed", `document.getElementById("live-status").title.includes("permessage-deflate")`, 5*time.Second)
 	l1, l2, other := mk("ws-acme", "lk-live-1", sharelog.LinkOpened), mk("ws-acme", "lk-live-2", sharelog.LinkOpened), mk("ws-other", "lk-live-1", sharelog.LinkOpened)
 	post(l1, l2, other)
 	waitJS("live events", fmt.Sprintf(`!!document.querySelector('#live-rows tr[data-id="%s"]') && !!document.querySelector('#live-rows tr[data-id="%s"]')`, l1.ID, l2.ID), 30*time.Second)

@@ -148,7 +148,11 @@ const live = {
     const ws = new WebSocket(proto + "//" + location.host + "/v1/stream?" + q);
     this.ws = ws;
     this.connecting = false;
-    ws.onopen = () => { setStatus("live", "open"); $("live-error").textContent = ""; };
+    ws.onopen = () => {
+      setStatus("live", "open");
+      $("live-status").title = ws.extensions ? "compressed (" + ws.extensions + ")" : "uncompressed";
+      $("live-error").textContent = "";
+    };
     ws.onmessage = (m) => this.message(JSON.parse(m.data));
     ws.onclose = (e) => {
       setStatus(e.reason ? "closed: " + e.reason : "disconnected", "closed");
