@@ -19,6 +19,7 @@ func TestConfigValidate(t *testing.T) {
 		{Name: "dup-sum", Workspaces: []string{"*"}, SHA256: strings.ToUpper(sum)},
 	}}
 	cfg.Stream.Compression = "gzip"
+	cfg.Stream.CompressionLevel = 11
 	cfg.Stream.FlushInterval = 2 * time.Second
 	cfg.SetDefaults()
 	err := cfg.Validate()
@@ -36,6 +37,7 @@ func TestConfigValidate(t *testing.T) {
 		"tokens[4].sha256: the same digest as tokens[0]",
 		`stream.compression: "gzip" is not "deflate" or "off"`,
 		"stream.flush_interval: 2s is not between 1ms and 1s",
+		"stream.compression_level: 11 is not between 1 and 9",
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
@@ -46,7 +48,7 @@ func TestConfigValidate(t *testing.T) {
 	}
 	if d := (Config{}); true {
 		d.SetDefaults()
-		if !d.Stream.Compress() || d.Stream.Compression != "deflate" {
+		if !d.Stream.Compress() || d.Stream.Compression != "deflate" || d.Stream.CompressionLevel != 6 {
 			t.Errorf("stream.compression default %q", d.Stream.Compression)
 		}
 	}

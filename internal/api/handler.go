@@ -69,6 +69,7 @@ type Handler struct {
 	tickets  tickets
 	origins  []string // api.stream.allowed_origins, lower case
 	compress bool     // api.stream.compression is deflate
+	level    int      // api.stream.compression_level
 }
 
 type metrics struct {
@@ -116,7 +117,7 @@ func NewHandler(cfg Config, deps Deps) (*Handler, error) {
 	h.mux.HandleFunc(StreamPattern, h.stream)
 	h.mux.HandleFunc(TicketsPattern, h.streamTicket)
 	h.hub = deps.Hub
-	h.compress = cfg.Stream.Compress()
+	h.compress, h.level = cfg.Stream.Compress(), cfg.Stream.CompressionLevel
 	for _, o := range cfg.Stream.AllowedOrigins {
 		h.origins = append(h.origins, strings.ToLower(strings.TrimSuffix(o, "/")))
 	}

@@ -165,6 +165,7 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // Upgrade answered the client
 	}
+	conn.SetCompressionLevel(h.level) // valid (Validate); used if deflate was negotiated
 	h.log.Debug("live stream opened", "token", p.Name, "remote", r.RemoteAddr, "resume", lastID != "")
 	h.hub.Serve(conn, f, lastID, func(raw string) (stream.Filter, error) {
 		f, _, err := parse(raw)

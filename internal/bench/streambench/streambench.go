@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"net"
 	"net/http"
@@ -19,13 +20,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
-
-	"github.com/gorilla/websocket"
 
 	"github.com/sharelog/sharelog/internal/api"
 	"github.com/sharelog/sharelog/internal/procstat"
@@ -132,24 +130,25 @@ rules: []
 	if o.Filter != "" {
 		url += "?" + o.Filter
 	}
+	known := &messageCounts{seed: maphash.MakeSeed(), counts: map[uint64]int64{}}
 	var wg sync.WaitGroup
 	for i := range clients {
 		// The sampled clients are spread over the connection order.
-		cl := &client{sample: o.Sampled > 0 && i%max(1, o.Clients/o.Sampled) == 0 && i/max(1, o.Clients/o.Sampled) < o.Sampled}
-		dialer := websocket.Dialer{HandshakeTimeout: 30 * time.Second, ReadBufferSize: 64 << 10, EnableCompression: o.Compress,
-			NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-				c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-				if err != nil {
-					return nil, err
-				}
-				return &countingConn{Conn: c, measuring: &measuring, n: &cl.wire}, nil
-			}}
-		c, resp, err := dialer.DialContext(ctx, url, http.Header{"Authorization": {"Bearer " + token}})
+		cl := &client{sample: o.Sampled > 0 && i%max(1, o.Clients/o.Sampled) == 0 && i/max(1, o.Clients/o.Sampled) < o.Sampled,
+			known: known, msgs: map[uint64]int64{}}
+		dial := func(ctx context.Context) (net.Conn, error) {
+			c, err := (&net.Dialer{}).DialContext(ctx, "tcp", httpAddr)
+			if err != nil {
+				return nil, err
+			}
+			return &countingConn{Conn: c, measuring: &measuring, n: &cl.wire}, nil
+		}
+		c, err := dialWS(ctx, dial, url, http.Header{"Authorization": {"Bearer " + token}}, o.Compress)
 		if err != nil {
 			return r, fmt.Errorf("client %d: %w", i, err)
 		}
 		if i == 0 {
-			r.Compressed = strings.Contains(resp.Header.Get("Sec-WebSocket-Extensions"), "permessage-deflate")
+			r.Compressed = c.Deflate
 		}
 		cl.conn = c
 		clients[i] = cl
@@ -201,7 +200,7 @@ rules: []
 	r.MinPerClient = -1
 	var sampledWire, sampledBytes int64
 	for _, c := range clients {
-		n := c.events.Load()
+		n := c.events.Load() + c.resolve(&r.BadMessages)
 		r.Deliveries += n
 		r.BadMessages += c.bad.Load()
 		r.WireMiBps += float64(c.wire.Load()) / elapsed / (1 << 20)
@@ -214,7 +213,7 @@ rules: []
 		}
 		switch c.closeCode.Load() {
 		case 0:
-		case websocket.ClosePolicyViolation:
+		case 1008: // policy violation: too slow
 			r.Dropped++
 		default:
 			r.Closed++
@@ -254,19 +253,59 @@ func (c *countingConn) Read(p []byte) (int, error) {
 // client is one WebSocket client: it counts the events it gets while
 // measuring; a sampled one also decodes their times.
 //
-// Every client reads every byte the server sends it; a client that is not
-// sampled decodes only the head of each message (its count: a few dozen
-// bytes, decompressed when compressed) and skips the rest, as the bench
-// measures the server, not a thousand browsers' decoding on the same two
-// cores. The sampled ones decode all of it and check the count.
+// Every client reads every byte the server sends it. A sampled client
+// inflates and reads every message, takes each event's time and checks the
+// message's count; it also notes the count of each compressed message by
+// the hash of its compressed bytes. A client that is not sampled reads the
+// count at the head of a plain message; of a compressed one it keeps only
+// the hash, whose count the sampled clients noted (the clients share one
+// filter, so every client gets the same messages, compressed once by the
+// server). The bench measures the server, not a thousand browsers
+// inflating on the same two cores.
 type client struct {
-	conn      *websocket.Conn
+	conn      *wsConn
 	sample    bool
+	known     *messageCounts
 	events    atomic.Int64
 	wire      atomic.Int64 // bytes read from the socket, while measuring
-	bytes     atomic.Int64 // of the sampled client's messages (decoded), while measuring
+	bytes     atomic.Int64 // of the sampled client's messages (inflated), while measuring
 	bad       atomic.Int64 // sampled messages that did not decode or whose count was wrong
 	closeCode atomic.Int64
+
+	mu   sync.Mutex
+	msgs map[uint64]int64 // compressed messages by hash, while measuring (not sampled)
+}
+
+// messageCounts are the event counts of compressed messages, by the hash
+// of their compressed bytes, as the sampled clients read them.
+type messageCounts struct {
+	seed   maphash.Seed
+	mu     sync.Mutex
+	counts map[uint64]int64
+}
+
+func (m *messageCounts) note(h uint64, n int64) {
+	m.mu.Lock()
+	m.counts[h] = n
+	m.mu.Unlock()
+}
+
+// resolve is the events of the compressed messages c got while measuring;
+// a message no sampled client decoded counts as bad.
+func (c *client) resolve(bad *int64) int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.known.mu.Lock()
+	defer c.known.mu.Unlock()
+	var n int64
+	for h, times := range c.msgs {
+		if k, ok := c.known.counts[h]; ok {
+			n += k * times
+		} else {
+			*bad += times
+		}
+	}
+	return n
 }
 
 var (
@@ -293,42 +332,43 @@ func countOf(data []byte) int64 {
 
 func (c *client) read(measuring *atomic.Bool, lat *latencies) {
 	var buf bytes.Buffer // reused: a thousand clients allocating each message would measure the bench's GC
-	var head [64]byte
+	var inf inflater
 	for {
-		buf.Reset()
-		_, r, err := c.conn.NextReader()
-		var data []byte
-		switch {
-		case err != nil:
-		case c.sample:
-			_, err = buf.ReadFrom(r)
-			data = buf.Bytes()
-		default:
-			// The rest of the message is skipped by the next NextReader.
-			var n int
-			n, err = io.ReadFull(r, head[:])
-			if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-				err = nil
-			}
-			data = head[:n]
-		}
+		compressed, err := c.conn.ReadMessage(&buf)
 		if err != nil {
-			var ce *websocket.CloseError
+			var ce errClosed
 			if errors.As(err, &ce) {
-				c.closeCode.Store(int64(ce.Code))
+				c.closeCode.Store(int64(ce.code))
 			} else if !errors.Is(err, net.ErrClosed) {
 				c.closeCode.Store(1006)
 			}
 			return
 		}
-		if !measuring.Load() {
+		data := buf.Bytes()
+		switch {
+		case !c.sample && compressed:
+			if measuring.Load() {
+				h := maphash.Bytes(c.known.seed, data)
+				c.mu.Lock()
+				c.msgs[h]++
+				c.mu.Unlock()
+			}
+			continue
+		case !c.sample:
+			if measuring.Load() {
+				// The message says how many events it holds before them.
+				c.events.Add(countOf(data))
+			}
 			continue
 		}
 		now := time.Now()
-		if !c.sample {
-			// The message says how many events it holds before them.
-			c.events.Add(countOf(data))
-			continue
+		var h uint64
+		if compressed {
+			h = maphash.Bytes(c.known.seed, data)
+			if data, err = inf.inflate(data); err != nil {
+				c.bad.Add(1)
+				continue
+			}
 		}
 		// A sampled client reads every event's time (an event has one
 		// "time" key; encoding/json would cost the bench more than the
@@ -346,14 +386,24 @@ func (c *client) read(measuring *atomic.Bool, lat *latencies) {
 				ok = false
 				break
 			}
-			lat.add(now.Sub(t))
+			if measuring.Load() {
+				lat.add(now.Sub(t))
+			}
 			n++
 		}
-		c.bytes.Add(int64(len(data)))
 		if !ok || n != countOf(data) {
-			c.bad.Add(1)
+			if measuring.Load() {
+				c.bad.Add(1)
+			}
+			continue
 		}
-		c.events.Add(n)
+		if compressed {
+			c.known.note(h, n)
+		}
+		if measuring.Load() {
+			c.bytes.Add(int64(len(data)))
+			c.events.Add(n)
+		}
 	}
 }
 
