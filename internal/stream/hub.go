@@ -42,7 +42,9 @@ type Deps struct {
 // distinct filter among the clients, prepared once
 // (websocket.PreparedMessage) and queued to every client of that filter.
 // A thousand clients watching the same stream cost one encoding and one
-// write each per batch, not one per event.
+// write each per batch, not one per event. The clients that negotiated
+// permessage-deflate share the message's compressed frame the same way: it
+// is compressed once, by the first of them to write it.
 type Hub struct {
 	cfg   Config
 	log   *slog.Logger
