@@ -36,7 +36,10 @@ func benchStreamSmall(t *testing.T, compress bool) {
 	if float64(r.MinPerClient) < 0.8*float64(r.Sent) || r.AvgPerClient > 1.2*float64(r.Sent) {
 		t.Fatalf("per client min %d avg %.0f of %d sent", r.MinPerClient, r.AvgPerClient, r.Sent)
 	}
-	if r.Compressed != compress || r.WireMiBps <= 0 || (compress && r.CompressionRatio < 2) || (!compress && (r.CompressionRatio > 1 || r.CompressionRatio < 0.9)) {
+	// The ratio's two counts are taken at the socket and at the decoder,
+	// so a message at the window's edge may be in one and not the other:
+	// a plain stream's is 1 give or take that.
+	if r.Compressed != compress || r.WireMiBps <= 0 || (compress && r.CompressionRatio < 2) || (!compress && (r.CompressionRatio > 1.1 || r.CompressionRatio < 0.9)) {
 		t.Fatalf("compressed %v (asked %v), wire %.2f MiB/s, ratio %.2f", r.Compressed, compress, r.WireMiBps, r.CompressionRatio)
 	}
 	if r.LatencySamples == 0 || r.P50 <= 0 || r.P99 < r.P50 || r.ServerCPU <= 0 || r.ServerRSSMiB <= 0 {
