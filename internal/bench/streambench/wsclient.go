@@ -27,12 +27,11 @@ import (
 // without inflating it. A thousand clients inflating every message would
 // measure zlib on the bench's share of two cores, not the server.
 type wsConn struct {
-	nc       net.Conn
-	br       *bufio.Reader
-	Deflate  bool // permessage-deflate was negotiated
-	wmu      sync.Mutex
-	hdr      [14]byte
-	closeErr error
+	nc      net.Conn
+	br      *bufio.Reader
+	Deflate bool // permessage-deflate was negotiated
+	wmu     sync.Mutex
+	frame   []byte // the frame being written, reused
 }
 
 // errClosed is the close frame the server sent.
@@ -42,8 +41,8 @@ func (e errClosed) Error() string { return fmt.Sprintf("websocket closed by the 
 
 const wsGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
-// dialWS opens a WebSocket to rawURL (ws://) over nc's dialer, offering
-// permessage-deflate when deflate is set.
+// dialWS opens a WebSocket to rawURL (ws://) on a connection from dial,
+// offering permessage-deflate when deflate is set.
 func dialWS(ctx context.Context, dial func(ctx context.Context) (net.Conn, error), rawURL string, header http.Header, deflate bool) (*wsConn, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
@@ -187,11 +186,12 @@ func (c *wsConn) write(op byte, p []byte) error {
 	}
 	var mask [4]byte
 	rand.Read(mask[:])
-	f := append(c.hdr[:0], 0x80|op, 0x80|byte(len(p)))
+	f := append(c.frame[:0], 0x80|op, 0x80|byte(len(p)))
 	f = append(f, mask[:]...)
 	for i, b := range p {
 		f = append(f, b^mask[i%4])
 	}
+	c.frame = f
 	c.nc.SetWriteDeadline(time.Now().Add(10 * time.Second))
 	_, err := c.nc.Write(f)
 	return err
