@@ -46,11 +46,10 @@ func TestConfigValidate(t *testing.T) {
 	if strings.Contains(err.Error(), tok) || strings.Contains(err.Error(), tok[4:20]) {
 		t.Errorf("the error shows the token:\n%v", err)
 	}
-	if d := (Config{}); true {
-		d.SetDefaults()
-		if !d.Stream.Compress() || d.Stream.Compression != "deflate" || d.Stream.CompressionLevel != 6 {
-			t.Errorf("stream.compression default %q", d.Stream.Compression)
-		}
+	var d Config
+	d.SetDefaults()
+	if !d.Stream.Compress() || d.Stream.Compression != "deflate" || d.Stream.CompressionLevel != 6 {
+		t.Errorf("stream.compression default %q", d.Stream.Compression)
 	}
 	if cfg.MaxInFlight != 16 {
 		t.Errorf("max_in_flight default %d", cfg.MaxInFlight)

@@ -22,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 
 	sharelog "github.com/sharelog/sharelog"
@@ -67,9 +68,9 @@ type Handler struct {
 	metrics  *metrics
 	hub      *stream.Hub
 	tickets  tickets
-	origins  []string // api.stream.allowed_origins, lower case
-	compress bool     // api.stream.compression is deflate
-	level    int      // api.stream.compression_level
+	origins  []string           // api.stream.allowed_origins, lower case
+	upgrader websocket.Upgrader // for GET /v1/stream, from api.stream
+	level    int                // api.stream.compression_level
 }
 
 type metrics struct {
@@ -117,7 +118,12 @@ func NewHandler(cfg Config, deps Deps) (*Handler, error) {
 	h.mux.HandleFunc(StreamPattern, h.stream)
 	h.mux.HandleFunc(TicketsPattern, h.streamTicket)
 	h.hub = deps.Hub
-	h.compress, h.level = cfg.Stream.Compress(), cfg.Stream.CompressionLevel
+	h.upgrader = websocket.Upgrader{
+		ReadBufferSize: 4096, WriteBufferSize: 16 << 10,
+		CheckOrigin:       func(*http.Request) bool { return true }, // checked before the upgrade
+		EnableCompression: cfg.Stream.Compress(),
+	}
+	h.level = cfg.Stream.CompressionLevel
 	for _, o := range cfg.Stream.AllowedOrigins {
 		h.origins = append(h.origins, strings.ToLower(strings.TrimSuffix(o, "/")))
 	}

@@ -13,8 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gorilla/websocket"
-
 	"github.com/sharelog/sharelog"
 	"github.com/sharelog/sharelog/internal/stream"
 )
@@ -156,12 +154,7 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer h.hub.Release()
-	up := websocket.Upgrader{
-		ReadBufferSize: 4096, WriteBufferSize: 16 << 10,
-		CheckOrigin:       func(*http.Request) bool { return true }, // checked above
-		EnableCompression: h.compress,
-	}
-	conn, err := up.Upgrade(w, r, nil)
+	conn, err := h.upgrader.Upgrade(w, r, nil) // the origin was checked above
 	if err != nil {
 		return // Upgrade answered the client
 	}

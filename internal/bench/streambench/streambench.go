@@ -200,9 +200,10 @@ rules: []
 	r.MinPerClient = -1
 	var sampledWire, sampledBytes int64
 	for _, c := range clients {
-		n := c.events.Load() + c.resolve(&r.BadMessages)
+		resolved, unknown := c.resolve()
+		n := c.events.Load() + resolved
 		r.Deliveries += n
-		r.BadMessages += c.bad.Load()
+		r.BadMessages += c.bad.Load() + unknown
 		r.WireMiBps += float64(c.wire.Load()) / elapsed / (1 << 20)
 		if c.sample {
 			sampledWire += c.wire.Load()
@@ -290,22 +291,21 @@ func (m *messageCounts) note(h uint64, n int64) {
 	m.mu.Unlock()
 }
 
-// resolve is the events of the compressed messages c got while measuring;
-// a message no sampled client decoded counts as bad.
-func (c *client) resolve(bad *int64) int64 {
+// resolve is the events of the compressed messages c got while measuring,
+// and how many of those messages no sampled client decoded.
+func (c *client) resolve() (events, unknown int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.known.mu.Lock()
 	defer c.known.mu.Unlock()
-	var n int64
 	for h, times := range c.msgs {
 		if k, ok := c.known.counts[h]; ok {
-			n += k * times
+			events += k * times
 		} else {
-			*bad += times
+			unknown += times
 		}
 	}
-	return n
+	return events, unknown
 }
 
 var (
@@ -344,10 +344,10 @@ func (c *client) read(measuring *atomic.Bool, lat *latencies) {
 			}
 			return
 		}
-		data := buf.Bytes()
+		data, m := buf.Bytes(), measuring.Load() // one answer for the whole message
 		switch {
 		case !c.sample && compressed:
-			if measuring.Load() {
+			if m {
 				h := maphash.Bytes(c.known.seed, data)
 				c.mu.Lock()
 				c.msgs[h]++
@@ -355,7 +355,7 @@ func (c *client) read(measuring *atomic.Bool, lat *latencies) {
 			}
 			continue
 		case !c.sample:
-			if measuring.Load() {
+			if m {
 				// The message says how many events it holds before them.
 				c.events.Add(countOf(data))
 			}
@@ -366,7 +366,9 @@ func (c *client) read(measuring *atomic.Bool, lat *latencies) {
 		if compressed {
 			h = maphash.Bytes(c.known.seed, data)
 			if data, err = inf.inflate(data); err != nil {
-				c.bad.Add(1)
+				if m {
+					c.bad.Add(1)
+				}
 				continue
 			}
 		}
@@ -386,13 +388,13 @@ func (c *client) read(measuring *atomic.Bool, lat *latencies) {
 				ok = false
 				break
 			}
-			if measuring.Load() {
+			if m {
 				lat.add(now.Sub(t))
 			}
 			n++
 		}
 		if !ok || n != countOf(data) {
-			if measuring.Load() {
+			if m {
 				c.bad.Add(1)
 			}
 			continue
@@ -400,7 +402,7 @@ func (c *client) read(measuring *atomic.Bool, lat *latencies) {
 		if compressed {
 			c.known.note(h, n)
 		}
-		if measuring.Load() {
+		if m {
 			c.bytes.Add(int64(len(data)))
 			c.events.Add(n)
 		}

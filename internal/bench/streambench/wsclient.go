@@ -16,7 +16,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -30,8 +29,6 @@ type wsConn struct {
 	nc      net.Conn
 	br      *bufio.Reader
 	Deflate bool // permessage-deflate was negotiated
-	wmu     sync.Mutex
-	frame   []byte // the frame being written, reused
 }
 
 // errClosed is the close frame the server sent.
@@ -177,21 +174,18 @@ func (c *wsConn) ReadMessage(buf *bytes.Buffer) (compressed bool, err error) {
 	}
 }
 
-// write sends one masked frame (a client's frames are masked).
+// write sends one masked control frame (a client's frames are masked);
+// only ReadMessage writes (pongs), so writes never overlap.
 func (c *wsConn) write(op byte, p []byte) error {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
 	if len(p) > 125 {
 		return errors.New("websocket: control payload over 125 bytes")
 	}
 	var mask [4]byte
 	rand.Read(mask[:])
-	f := append(c.frame[:0], 0x80|op, 0x80|byte(len(p)))
-	f = append(f, mask[:]...)
+	f := append([]byte{0x80 | op, 0x80 | byte(len(p))}, mask[:]...)
 	for i, b := range p {
 		f = append(f, b^mask[i%4])
 	}
-	c.frame = f
 	c.nc.SetWriteDeadline(time.Now().Add(10 * time.Second))
 	_, err := c.nc.Write(f)
 	return err
