@@ -381,6 +381,41 @@ func TestStreamCompression(t *testing.T) {
 	}
 }
 
+// TestStreamCompressedResumeAndFilter: the messages a compressing client
+// gets outside the shared ones — the resume backlog and the answers to its
+// filter messages, compressed on its own connection — arrive whole too,
+// and it sends compressed filter messages the server reads.
+func TestStreamCompressedResumeAndFilter(t *testing.T) {
+	w := newStreamWorld(t, stream.Config{})
+	var ids []string
+	for i := range 6 {
+		ids = append(ids, w.publish(t, "ws-a", fmt.Sprintf("lk_%d", i%2), sharelog.LinkOpened, 50))
+	}
+	var n atomic.Int64
+	c, resp, err := w.dialWith(t, countingDialer(&n, true), "a", "link=lk_1&last_event_id="+ids[0], nil)
+	if err != nil || !strings.Contains(resp.Header.Get("Sec-WebSocket-Extensions"), "permessage-deflate") {
+		t.Fatalf("dial: %v", err)
+	}
+	r := &reader{c: c}
+	go r.run()
+	waitClients(t, w.hub, 1)
+	if got := r.wait(t, 3); !slices.Equal(got, []string{ids[1], ids[3], ids[5]}) {
+		t.Fatalf("resumed %v", got)
+	}
+	c.EnableWriteCompression(true)
+	if err := c.WriteJSON(map[string]string{"type": "filter", "params": "link=lk_0"}); err != nil {
+		t.Fatal(err)
+	}
+	if ack := r.waitOther(t, 1)[0]; ack["type"] != "filter" || ack["ok"] != true {
+		t.Fatalf("ack %v", ack)
+	}
+	w.publish(t, "ws-a", "lk_1", sharelog.LinkOpened, 0)
+	want := w.publish(t, "ws-a", "lk_0", sharelog.LinkOpened, 0)
+	if got := r.wait(t, 4); got[3] != want {
+		t.Fatalf("after the filter change %v", got)
+	}
+}
+
 func waitClients(t testing.TB, hub *stream.Hub, n int) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
