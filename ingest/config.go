@@ -31,6 +31,14 @@ type Config struct {
 	ProduceTimeout time.Duration `yaml:"produce_timeout"`
 	// RetryAfter is the Retry-After sent with 429 and 503. Default 1s.
 	RetryAfter time.Duration `yaml:"retry_after"`
+	// MaxPast refuses events whose time is further in the past than this:
+	// the archive would delete them at once, and a date partition from
+	// year 0000 is never reached by retention. Default: the archive's
+	// retention max age (set by the configuration loader), else 120 days.
+	MaxPast time.Duration `yaml:"max_past"`
+	// MaxFuture refuses events whose time is further ahead of the
+	// receiving clock than this (producers' clocks drift). Default 5m.
+	MaxFuture time.Duration `yaml:"max_future"`
 }
 
 // MinKeyLen is the shortest accepted ingest key, in bytes.
@@ -52,6 +60,12 @@ func (c *Config) SetDefaults() {
 	}
 	if c.RetryAfter == 0 {
 		c.RetryAfter = time.Second
+	}
+	if c.MaxPast == 0 {
+		c.MaxPast = 120 * 24 * time.Hour
+	}
+	if c.MaxFuture == 0 {
+		c.MaxFuture = 5 * time.Minute
 	}
 }
 
@@ -80,6 +94,12 @@ func (c Config) Validate() error {
 	}
 	if c.RetryAfter < time.Second {
 		errs = append(errs, fmt.Errorf("retry_after: %s is under 1s (Retry-After counts whole seconds)", c.RetryAfter))
+	}
+	if c.MaxPast < time.Minute {
+		errs = append(errs, fmt.Errorf("max_past: %s is under 1m", c.MaxPast))
+	}
+	if c.MaxFuture < 0 {
+		errs = append(errs, fmt.Errorf("max_future: %s is negative", c.MaxFuture))
 	}
 	return errors.Join(errs...)
 }
