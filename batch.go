@@ -23,6 +23,11 @@ type Item struct {
 // be read: a JSON array that is not well-formed (a *SyntaxError with its
 // offset), since no event after the fault can be located.
 func ParseBatch(body []byte) ([]Item, error) {
+	return Parser{}.ParseBatch(body)
+}
+
+// ParseBatch is the package's ParseBatch with the parser's time window.
+func (p Parser) ParseBatch(body []byte) ([]Item, error) {
 	trimmed := bytes.TrimLeft(body, " \t\r\n")
 	if len(trimmed) == 0 {
 		return nil, nil
@@ -30,25 +35,25 @@ func ParseBatch(body []byte) ([]Item, error) {
 	start := len(body) - len(trimmed)
 	switch trimmed[0] {
 	case '[':
-		return parseArray(body, start)
+		return p.parseArray(body, start)
 	case '{':
 		// A single object may span lines (pretty-printed); NDJSON may not.
 		if bytes.IndexByte(trimmed, '\n') >= 0 && valid(body) {
-			return []Item{decodeItem(0, 1+bytes.Count(body[:start], nl), trimmed)}, nil
+			return []Item{p.decodeItem(0, 1+bytes.Count(body[:start], nl), trimmed)}, nil
 		}
 	}
-	return parseNDJSON(body), nil
+	return p.parseNDJSON(body), nil
 }
 
 var nl = []byte{'\n'}
 
-func decodeItem(index, line int, raw []byte) Item {
+func (p Parser) decodeItem(index, line int, raw []byte) Item {
 	it := Item{Index: index, Line: line, Raw: raw}
-	it.Event, it.Err = DecodeRaw(raw)
+	it.Event, it.Err = p.Decode(raw)
 	return it
 }
 
-func parseNDJSON(body []byte) []Item {
+func (p Parser) parseNDJSON(body []byte) []Item {
 	var items []Item
 	line := 0
 	for len(body) > 0 {
@@ -63,12 +68,12 @@ func parseNDJSON(body []byte) []Item {
 		if len(l) == 0 {
 			continue
 		}
-		items = append(items, decodeItem(len(items), line, l))
+		items = append(items, p.decodeItem(len(items), line, l))
 	}
 	return items
 }
 
-func parseArray(body []byte, start int) ([]Item, error) {
+func (p Parser) parseArray(body []byte, start int) ([]Item, error) {
 	elems, err := arrayElements(body, start)
 	if err != nil {
 		return nil, err
@@ -77,7 +82,7 @@ func parseArray(body []byte, start int) ([]Item, error) {
 	pos, line := 0, 1
 	for i, el := range elems {
 		line += bytes.Count(body[pos:el.start], nl)
-		items = append(items, decodeItem(i, line, body[el.start:el.end]))
+		items = append(items, p.decodeItem(i, line, body[el.start:el.end]))
 		pos = el.start
 	}
 	return items, nil

@@ -6,14 +6,17 @@ import "fmt"
 // are refused. The error is a FieldErrors naming each wrong field, or a
 // *SyntaxError when data is not a JSON object.
 //
-// Decoding follows encoding/json's rules (see decoder for the details): field
-// names match case-insensitively, the last of duplicate keys wins, null
-// leaves a field as it is (a pointer group nil), invalid UTF-8 becomes
-// U+FFFD. A decoding error is one *FieldError: the JSON path of an unknown
-// field ("client.colour": "is not a field of the event schema"), of a value
-// of the wrong type ("file.size": "must be a number, not a JSON string"), or
-// of a time that is not RFC 3339 ("time"); "(event)" when data is JSON but
-// not an object. Anything but white space after the object is a
+// Decoding follows encoding/json's rules (see decoder for the details), but
+// stricter, so that every JSON reader of the raw topic sees the same event:
+// field names match case-sensitively ("ID" is an unknown field), a duplicate
+// key is refused ("is given more than once"), and so is a string that is not
+// valid UTF-8 or holds an unpaired \u surrogate escape (no silent U+FFFD).
+// null leaves a field as it is (a pointer group nil). A decoding error is
+// one *FieldError: the JSON path of an unknown field ("client.colour": "is
+// not a field of the event schema"), of a duplicate key, of a value of the
+// wrong type ("file.size": "must be a number, not a JSON string"), of a
+// string that is not UTF-8, or of a time that is not RFC 3339 ("time");
+// "(event)" when data is JSON but not an object. Anything but white space after the object is a
 // *SyntaxError. Then Validate's FieldErrors, if any.
 func DecodeRaw(data []byte) (*Event, error) {
 	return decodeRaw(data, false)
@@ -28,14 +31,7 @@ func DecodeRawOwned(data []byte) (*Event, error) {
 }
 
 func decodeRaw(data []byte, owned bool) (*Event, error) {
-	ev, err := decode(data, true, owned)
-	if err != nil {
-		return nil, err
-	}
-	if err := ev.Validate(); err != nil {
-		return nil, err
-	}
-	return ev, nil
+	return Parser{}.decode(data, owned)
 }
 
 // DecodeEnriched decodes an event as it is on the enriched topic. It is

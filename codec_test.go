@@ -7,10 +7,12 @@ import (
 	"math"
 	"os"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // The codec is tested against encoding/json, which it replaces: for any
@@ -42,6 +44,9 @@ func checkDecode(t *testing.T, data []byte, strict bool) {
 	if (ownedErr == nil) != (err == nil) || (err == nil && !reflect.DeepEqual(owned, got)) ||
 		(err != nil && ownedErr.Error() != err.Error()) {
 		t.Fatalf("strict=%v %q: owned decoding differs: %v / %v", strict, data, ownedErr, err)
+	}
+	if err != nil && strict && strictOnly(t, data, err) {
+		return // refused as encoding/json would not: checked by strictOnly
 	}
 	switch {
 	case err == nil && wantErr == nil:
@@ -92,6 +97,90 @@ func checkDecode(t *testing.T, data []byte, strict bool) {
 	default: // time.Time.UnmarshalJSON's error
 		if field != "time" && field != "pipeline.enriched_at" && field != "alert.since" {
 			t.Fatalf("strict=%v %q: error %v, reference %v", strict, data, err, wantErr)
+		}
+	}
+}
+
+// strictOnly reports whether err is one that only the strict decoder gives,
+// where encoding/json reads on: a duplicate or case-variant key, or a string
+// that is not valid UTF-8. It fails the test when data does not hold what
+// the error says.
+func strictOnly(t *testing.T, data []byte, err error) bool {
+	t.Helper()
+	var fe FieldErrors
+	if !errors.As(err, &fe) || len(fe) != 1 {
+		return false
+	}
+	msg := fe[0].Message
+	switch {
+	case strings.Contains(msg, "is given more than once"), strings.Contains(msg, "case-sensitive"):
+		if !hasKeyVariant(data) {
+			t.Fatalf("%q: %v, but no key is given twice or in another case", data, err)
+		}
+	case strings.Contains(msg, "not valid UTF-8"):
+		if utf8.Valid(data) && !loneSurrogate.Match(data) {
+			t.Fatalf("%q: %v, but the input is UTF-8 without surrogate escapes", data, err)
+		}
+	default:
+		return false
+	}
+	return true
+}
+
+// loneSurrogate matches a \u escape of a UTF-16 surrogate, paired or not.
+var loneSurrogate = regexp.MustCompile(`\\u[dD][89a-fA-F][0-9a-fA-F]{2}`)
+
+// hasKeyVariant reports whether some object of the JSON data has two keys
+// that match case-insensitively (as encoding/json matches), or a key that
+// matches a field of the schema only case-insensitively.
+func hasKeyVariant(data []byte) bool {
+	var names []string
+	for _, parent := range []string{"", "workspace", "actor", "file", "link", "client", "server", "geo", "platform", "session", "pipeline", "alert"} {
+		names = append(names, schemaFields(parent)...)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	type object struct {
+		keys    []string
+		wantKey bool
+	}
+	var stack []*object
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		top := (*object)(nil)
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if key, ok := tok.(string); ok && top != nil && top.wantKey {
+			for _, k := range top.keys {
+				if bytes.EqualFold([]byte(k), []byte(key)) {
+					return true
+				}
+			}
+			for _, n := range names {
+				if key != n && bytes.EqualFold([]byte(key), []byte(n)) {
+					return true
+				}
+			}
+			top.keys = append(top.keys, key)
+			top.wantKey = false
+			continue
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, &object{wantKey: true})
+			continue
+		case json.Delim('['):
+			stack = append(stack, nil)
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		}
+		// A value ended: the object around it wants a key next.
+		if len(stack) > 0 && stack[len(stack)-1] != nil {
+			stack[len(stack)-1].wantKey = true
 		}
 	}
 }

@@ -57,6 +57,10 @@ type decoder struct {
 	saved *FieldError // the first type mismatch or unknown field
 	fatal *FieldError // the first time error; it wins over saved
 
+	// timeGiven says that the event's last "time" key held a string, so
+	// that a zero time was given (0001-01-01T00:00:00Z), not left out.
+	timeGiven bool
+
 	keyBuf  []byte // scratch for unescaped keys
 	foldBuf []byte // scratch for case-folded keys
 
@@ -104,6 +108,12 @@ const (
 // the caller hands data over: its strings may point into it, uncopied.
 func decode(data []byte, strict, owned bool) (*Event, error) {
 	d := decoder{data: data, strict: strict, raw: new(rawBlock)}
+	return d.run(owned)
+}
+
+// run decodes the event in d.data; see decode.
+func (d *decoder) run(owned bool) (*Event, error) {
+	data := d.data
 	switch {
 	case owned && len(data) > 0:
 		d.text = unsafe.String(&data[0], len(data))
@@ -157,6 +167,7 @@ func (d *decoder) event(ev *Event) error {
 	if err := d.enter(); err != nil {
 		return err
 	}
+	var seen uint32
 	for first := true; ; first = false {
 		key, name, ok, err := d.next(first)
 		if err != nil || !ok {
@@ -164,36 +175,53 @@ func (d *decoder) event(ev *Event) error {
 		}
 		switch string(name) {
 		case "id":
+			d.once(&seen, 0, "id")
 			err = d.string(&ev.ID, "id")
 		case "time":
+			d.once(&seen, 1, "time")
+			d.timeGiven = d.peek() == '"'
 			err = d.time(&ev.Time, "time")
 		case "workspace":
+			d.once(&seen, 2, "workspace")
 			err = d.workspace(&ev.Workspace)
 		case "actor":
+			d.once(&seen, 3, "actor")
 			err = d.actor(&ev.Actor)
 		case "action":
+			d.once(&seen, 4, "action")
 			err = d.string((*string)(&ev.Action), "action")
 		case "result":
+			d.once(&seen, 5, "result")
 			err = d.string((*string)(&ev.Result), "result")
 		case "reason":
+			d.once(&seen, 6, "reason")
 			err = d.string(&ev.Reason, "reason")
 		case "file":
+			d.once(&seen, 7, "file")
 			err = d.file(&ev.File)
 		case "link":
+			d.once(&seen, 8, "link")
 			err = d.link(&ev.Link)
 		case "client":
+			d.once(&seen, 9, "client")
 			err = d.client(&ev.Client)
 		case "server":
+			d.once(&seen, 10, "server")
 			err = d.server(&ev.Server)
 		case "geo":
+			d.once(&seen, 11, "geo")
 			err = d.geo(&ev.Geo)
 		case "platform":
+			d.once(&seen, 12, "platform")
 			err = d.platform(&ev.Platform)
 		case "session":
+			d.once(&seen, 13, "session")
 			err = d.session(&ev.Session)
 		case "pipeline":
+			d.once(&seen, 14, "pipeline")
 			err = d.pipeline(&ev.Pipeline)
 		case "alert":
+			d.once(&seen, 15, "alert")
 			err = d.alert(&ev.Alert)
 		default:
 			err = d.unknown("", key)
@@ -208,6 +236,7 @@ func (d *decoder) workspace(w *Workspace) error {
 	if ok, err := d.openStruct("workspace"); !ok {
 		return err
 	}
+	var seen uint32
 	for first := true; ; first = false {
 		key, name, ok, err := d.next(first)
 		if err != nil || !ok {
@@ -215,8 +244,10 @@ func (d *decoder) workspace(w *Workspace) error {
 		}
 		switch string(name) {
 		case "id":
+			d.once(&seen, 0, "workspace.id")
 			err = d.string(&w.ID, "workspace.id")
 		case "name":
+			d.once(&seen, 1, "workspace.name")
 			err = d.string(&w.Name, "workspace.name")
 		default:
 			err = d.unknown("workspace", key)
@@ -231,6 +262,7 @@ func (d *decoder) actor(a *Actor) error {
 	if ok, err := d.openStruct("actor"); !ok {
 		return err
 	}
+	var seen uint32
 	for first := true; ; first = false {
 		key, name, ok, err := d.next(first)
 		if err != nil || !ok {
@@ -238,12 +270,16 @@ func (d *decoder) actor(a *Actor) error {
 		}
 		switch string(name) {
 		case "type":
+			d.once(&seen, 0, "actor.type")
 			err = d.string((*string)(&a.Type), "actor.type")
 		case "email":
+			d.once(&seen, 1, "actor.email")
 			err = d.string(&a.Email, "actor.email")
 		case "api_key_id":
+			d.once(&seen, 2, "actor.api_key_id")
 			err = d.string(&a.APIKeyID, "actor.api_key_id")
 		case "visitor_email":
+			d.once(&seen, 3, "actor.visitor_email")
 			err = d.string(&a.VisitorEmail, "actor.visitor_email")
 		default:
 			err = d.unknown("actor", key)
@@ -259,6 +295,7 @@ func (d *decoder) file(p **File) error {
 		return err
 	}
 	f := *p
+	var seen uint32
 	for first := true; ; first = false {
 		key, name, ok, err := d.next(first)
 		if err != nil || !ok {
@@ -266,12 +303,16 @@ func (d *decoder) file(p **File) error {
 		}
 		switch string(name) {
 		case "id":
+			d.once(&seen, 0, "file.id")
 			err = d.string(&f.ID, "file.id")
 		case "name":
+			d.once(&seen, 1, "file.name")
 			err = d.string(&f.Name, "file.name")
 		case "size":
+			d.once(&seen, 2, "file.size")
 			err = d.int64(&f.Size, "file.size")
 		case "path":
+			d.once(&seen, 3, "file.path")
 			err = d.string(&f.Path, "file.path")
 		default:
 			err = d.unknown("file", key)
@@ -287,6 +328,7 @@ func (d *decoder) link(p **Link) error {
 		return err
 	}
 	l := *p
+	var seen uint32
 	for first := true; ; first = false {
 		key, name, ok, err := d.next(first)
 		if err != nil || !ok {
@@ -294,6 +336,7 @@ func (d *decoder) link(p **Link) error {
 		}
 		switch string(name) {
 		case "id":
+			d.once(&seen, 0, "link.id")
 			err = d.string(&l.ID, "link.id")
 		default:
 			err = d.unknown("link", key)
@@ -308,6 +351,7 @@ func (d *decoder) client(c *Client) error {
 	if ok, err := d.openStruct("client"); !ok {
 		return err
 	}
+	var seen uint32
 	for first := true; ; first = false {
 		key, name, ok, err := d.next(first)
 		if err != nil || !ok {
@@ -315,10 +359,13 @@ func (d *decoder) client(c *Client) error {
 		}
 		switch string(name) {
 		case "ip":
+			d.once(&seen, 0, "client.ip")
 			err = d.string(&c.IP, "client.ip")
 		case "user_agent":
+			d.once(&seen, 1, "client.user_agent")
 			err = d.string(&c.UserAgent, "client.user_agent")
 		case "kind":
+			d.once(&seen, 2, "client.kind")
 			err = d.string((*string)(&c.Kind), "client.kind")
 		default:
 			err = d.unknown("client", key)
@@ -334,6 +381,7 @@ func (d *decoder) server(p **Server) error {
 		return err
 	}
 	s := *p
+	var seen uint32
 	for first := true; ; first = false {
 		key, name, ok, err := d.next(first)
 		if err != nil || !ok {
@@ -341,8 +389,10 @@ func (d *decoder) server(p **Server) error {
 		}
 		switch string(name) {
 		case "region":
+			d.once(&seen, 0, "server.region")
 			err = d.string(&s.Region, "server.region")
 		case "node":
+			d.once(&seen, 1, "server.node")
 			err = d.string(&s.Node, "server.node")
 		default:
 			err = d.unknown("server", key)
@@ -358,6 +408,7 @@ func (d *decoder) geo(p **Geo) error {
 		return err
 	}
 	g := *p
+	var seen uint32
 	for first := true; ; first = false {
 		key, name, ok, err := d.next(first)
 		if err != nil || !ok {
@@ -365,22 +416,31 @@ func (d *decoder) geo(p **Geo) error {
 		}
 		switch string(name) {
 		case "country_code":
+			d.once(&seen, 0, "geo.country_code")
 			err = d.string(&g.CountryCode, "geo.country_code")
 		case "country_name":
+			d.once(&seen, 1, "geo.country_name")
 			err = d.string(&g.CountryName, "geo.country_name")
 		case "subdivision":
+			d.once(&seen, 2, "geo.subdivision")
 			err = d.string(&g.Subdivision, "geo.subdivision")
 		case "city":
+			d.once(&seen, 3, "geo.city")
 			err = d.string(&g.City, "geo.city")
 		case "latitude":
+			d.once(&seen, 4, "geo.latitude")
 			err = d.float64(&g.Latitude, &d.enrichedGroups().lat, "geo.latitude")
 		case "longitude":
+			d.once(&seen, 5, "geo.longitude")
 			err = d.float64(&g.Longitude, &d.enrichedGroups().lon, "geo.longitude")
 		case "accuracy_radius_km":
+			d.once(&seen, 6, "geo.accuracy_radius_km")
 			err = d.uint16(&g.AccuracyRadiusKM, "geo.accuracy_radius_km")
 		case "database":
+			d.once(&seen, 7, "geo.database")
 			err = d.string(&g.Database, "geo.database")
 		case "database_build":
+			d.once(&seen, 8, "geo.database_build")
 			err = d.string(&g.DatabaseBuild, "geo.database_build")
 		default:
 			err = d.unknown("geo", key)
@@ -396,6 +456,7 @@ func (d *decoder) platform(p **Platform) error {
 		return err
 	}
 	pl := *p
+	var seen uint32
 	for first := true; ; first = false {
 		key, name, ok, err := d.next(first)
 		if err != nil || !ok {
@@ -403,14 +464,19 @@ func (d *decoder) platform(p **Platform) error {
 		}
 		switch string(name) {
 		case "os_name":
+			d.once(&seen, 0, "platform.os_name")
 			err = d.string(&pl.OSName, "platform.os_name")
 		case "os_version":
+			d.once(&seen, 1, "platform.os_version")
 			err = d.string(&pl.OSVersion, "platform.os_version")
 		case "client_name":
+			d.once(&seen, 2, "platform.client_name")
 			err = d.string(&pl.ClientName, "platform.client_name")
 		case "client_version":
+			d.once(&seen, 3, "platform.client_version")
 			err = d.string(&pl.ClientVersion, "platform.client_version")
 		case "device_type":
+			d.once(&seen, 4, "platform.device_type")
 			err = d.string((*string)(&pl.DeviceType), "platform.device_type")
 		default:
 			err = d.unknown("platform", key)
@@ -426,6 +492,7 @@ func (d *decoder) session(p **Session) error {
 		return err
 	}
 	s := *p
+	var seen uint32
 	for first := true; ; first = false {
 		key, name, ok, err := d.next(first)
 		if err != nil || !ok {
@@ -433,10 +500,13 @@ func (d *decoder) session(p **Session) error {
 		}
 		switch string(name) {
 		case "link_session_id":
+			d.once(&seen, 0, "session.link_session_id")
 			err = d.string(&s.LinkSessionID, "session.link_session_id")
 		case "seq":
+			d.once(&seen, 1, "session.seq")
 			err = d.int(&s.Seq, "session.seq")
 		case "started":
+			d.once(&seen, 2, "session.started")
 			err = d.bool(&s.Started, "session.started")
 		default:
 			err = d.unknown("session", key)
@@ -452,6 +522,7 @@ func (d *decoder) pipeline(p **Pipeline) error {
 		return err
 	}
 	pl := *p
+	var seen uint32
 	for first := true; ; first = false {
 		key, name, ok, err := d.next(first)
 		if err != nil || !ok {
@@ -459,14 +530,19 @@ func (d *decoder) pipeline(p **Pipeline) error {
 		}
 		switch string(name) {
 		case "enriched_at":
+			d.once(&seen, 0, "pipeline.enriched_at")
 			err = d.time(&pl.EnrichedAt, "pipeline.enriched_at")
 		case "schema_version":
+			d.once(&seen, 1, "pipeline.schema_version")
 			err = d.int(&pl.SchemaVersion, "pipeline.schema_version")
 		case "topic":
+			d.once(&seen, 2, "pipeline.topic")
 			err = d.string(&pl.Topic, "pipeline.topic")
 		case "partition":
+			d.once(&seen, 3, "pipeline.partition")
 			err = d.int(&pl.Partition, "pipeline.partition")
 		case "offset":
+			d.once(&seen, 4, "pipeline.offset")
 			err = d.int64(&pl.Offset, "pipeline.offset")
 		default:
 			err = d.unknown("pipeline", key)
@@ -482,6 +558,7 @@ func (d *decoder) alert(p **Alert) error {
 		return err
 	}
 	a := *p
+	var seen uint32
 	for first := true; ; first = false {
 		key, name, ok, err := d.next(first)
 		if err != nil || !ok {
@@ -489,24 +566,34 @@ func (d *decoder) alert(p **Alert) error {
 		}
 		switch string(name) {
 		case "rule":
+			d.once(&seen, 0, "alert.rule")
 			err = d.string(&a.Rule, "alert.rule")
 		case "type":
+			d.once(&seen, 1, "alert.type")
 			err = d.string(&a.Type, "alert.type")
 		case "severity":
+			d.once(&seen, 2, "alert.severity")
 			err = d.string((*string)(&a.Severity), "alert.severity")
 		case "action":
+			d.once(&seen, 3, "alert.action")
 			err = d.string((*string)(&a.Action), "alert.action")
 		case "subject":
+			d.once(&seen, 4, "alert.subject")
 			err = d.string(&a.Subject, "alert.subject")
 		case "count":
+			d.once(&seen, 5, "alert.count")
 			err = d.int(&a.Count, "alert.count")
 		case "window_seconds":
+			d.once(&seen, 6, "alert.window_seconds")
 			err = d.int64(&a.WindowSeconds, "alert.window_seconds")
 		case "since":
+			d.once(&seen, 7, "alert.since")
 			err = d.time(&a.Since, "alert.since")
 		case "evidence":
+			d.once(&seen, 8, "alert.evidence")
 			err = d.strings(&a.Evidence, "alert.evidence")
 		case "summary":
+			d.once(&seen, 9, "alert.summary")
 			err = d.string(&a.Summary, "alert.summary")
 		default:
 			err = d.unknown("alert", key)
@@ -616,7 +703,11 @@ func (d *decoder) string(dst *string, path string) error {
 		}
 		switch {
 		case !plain:
-			*dst = string(unescape(make([]byte, 0, end-start), d.data[start:end]))
+			b, replaced := unescape(make([]byte, 0, end-start), d.data[start:end])
+			if replaced && d.strict {
+				d.save(path, "is not valid UTF-8 (an invalid byte or an unpaired \\u surrogate escape)")
+			}
+			*dst = string(b)
 		case d.text != "":
 			*dst = d.text[start:end]
 		default:
@@ -788,9 +879,28 @@ func (d *decoder) unknown(parent string, key []byte) error {
 		if parent != "" {
 			path = parent + "." + path
 		}
-		d.save(path, "is not a field of the event schema")
+		msg := "is not a field of the event schema"
+		folded := string(d.fold(key))
+		for _, f := range schemaFields(parent) {
+			if f == folded {
+				msg += " (field names are case-sensitive: " + strconv.Quote(f) + ")"
+				break
+			}
+		}
+		d.save(path, msg)
 	}
 	return d.skipValue()
+}
+
+// once records that the field of bit i of its object was given and, when
+// decoding strictly, saves an error if it was given before. A raw event with
+// a duplicate key is refused rather than read last-wins: other JSON readers
+// of the raw topic may take the first, and must see the same event.
+func (d *decoder) once(seen *uint32, i uint, path string) {
+	if *seen&(1<<i) != 0 && d.strict {
+		d.save(path, "is given more than once (duplicate keys are refused)")
+	}
+	*seen |= 1 << i
 }
 
 // kindOf names the JSON type of the value that starts with c.
@@ -897,10 +1007,13 @@ func (d *decoder) next(first bool) (key, name []byte, ok bool, err error) {
 		if plain {
 			key = d.data[start:end]
 		} else {
-			d.keyBuf = unescape(d.keyBuf[:0], d.data[start:end])
+			d.keyBuf, _ = unescape(d.keyBuf[:0], d.data[start:end])
 			key = d.keyBuf
 		}
-		name = d.fold(key)
+		name = key
+		if !d.strict {
+			name = d.fold(key)
+		}
 	}
 	d.skipSpace()
 	if d.peek() != ':' {
@@ -1015,8 +1128,9 @@ func (d *decoder) scanString() (end int, plain bool, err error) {
 }
 
 // unescape appends the value of the checked JSON string content s to dst,
-// as encoding/json unquotes it.
-func unescape(dst, s []byte) []byte {
+// as encoding/json unquotes it, and reports whether it replaced an invalid
+// byte or an unpaired surrogate escape with U+FFFD.
+func unescape(dst, s []byte) (_ []byte, replaced bool) {
 	for i := 0; i < len(s); {
 		c := s[i]
 		switch {
@@ -1044,6 +1158,7 @@ func unescape(dst, s []byte) []byte {
 						}
 					}
 					r = utf8.RuneError
+					replaced = true
 				}
 				dst = utf8.AppendRune(dst, r)
 				continue
@@ -1056,11 +1171,14 @@ func unescape(dst, s []byte) []byte {
 			i++
 		default:
 			r, n := utf8.DecodeRune(s[i:])
+			if r == utf8.RuneError && n == 1 {
+				replaced = true
+			}
 			dst = utf8.AppendRune(dst, r) // U+FFFD for an invalid byte
 			i += n
 		}
 	}
-	return dst
+	return dst, replaced
 }
 
 // hex4 decodes the four checked hex digits that begin s.
@@ -1198,4 +1316,36 @@ func (d *decoder) skipValue() error {
 		return err
 	}
 	return d.syntaxError("looking for beginning of value")
+}
+
+// schemaFields returns the field names of the object at path parent of the
+// event ("" for the event itself).
+func schemaFields(parent string) []string {
+	switch parent {
+	case "":
+		return []string{"id", "time", "workspace", "actor", "action", "result", "reason", "file", "link", "client", "server", "geo", "platform", "session", "pipeline", "alert"}
+	case "workspace":
+		return []string{"id", "name"}
+	case "actor":
+		return []string{"type", "email", "api_key_id", "visitor_email"}
+	case "file":
+		return []string{"id", "name", "size", "path"}
+	case "link":
+		return []string{"id"}
+	case "client":
+		return []string{"ip", "user_agent", "kind"}
+	case "server":
+		return []string{"region", "node"}
+	case "geo":
+		return []string{"country_code", "country_name", "subdivision", "city", "latitude", "longitude", "accuracy_radius_km", "database", "database_build"}
+	case "platform":
+		return []string{"os_name", "os_version", "client_name", "client_version", "device_type"}
+	case "session":
+		return []string{"link_session_id", "seq", "started"}
+	case "pipeline":
+		return []string{"enriched_at", "schema_version", "topic", "partition", "offset"}
+	case "alert":
+		return []string{"rule", "type", "severity", "action", "subject", "count", "window_seconds", "since", "evidence", "summary"}
+	}
+	return nil
 }

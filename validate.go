@@ -131,6 +131,10 @@ func (e *Event) Validate() error {
 	}
 	if c.str("workspace.id", e.Workspace.ID, true, MaxRefLen) {
 		c.slug("workspace.id", e.Workspace.ID)
+		if ws := e.Workspace.ID; ws == "." || strings.Contains(ws, "..") {
+			// It names the archive's directory workspace=<id>.
+			c.fail("workspace.id", "%q may not be \".\" or hold \"..\"", truncate(ws))
+		}
 	}
 	c.str("workspace.name", e.Workspace.Name, false, MaxNameLen)
 
