@@ -8,8 +8,11 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/sharelog/sharelog"
+	"golang.org/x/text/unicode/norm"
 )
 
 // CSVShape is the column layout of a CSV export. The two shapes keep the
@@ -96,14 +99,30 @@ func (s CSVShape) Header() []string {
 // platform, session, server, file), is empty.
 //
 // Formula injection: a spreadsheet runs a cell that starts with "=", "+",
-// "-" or "@" as a formula, and a leading tab or carriage return can hide
-// such a start. Following OWASP's advice on CSV injection, every cell whose
-// first character is one of = + - @ TAB CR is written with a leading
-// apostrophe ("'=HYPERLINK(…)"), which spreadsheets show as text. The cell
-// then differs from the event's value by that apostrophe; a program that
-// needs the exact values should read the JSON API instead. Timestamps,
-// actions, addresses and results never start so; names, paths, emails and
-// ids, which users choose, may.
+// "-" or "@" as a formula; leading blanks (spaces, tabs, line breaks, other
+// control and invisible format characters) can hide such a start, some
+// spreadsheets also read the full-width and small forms ("＝", "﹦", …) and
+// the minus sign U+2212, and a spreadsheet that splits rows on another
+// separator (";" in de/fr locales, tabs, a naive split on "," or on line
+// breaks) starts a new cell after it. Following OWASP's advice on CSV
+// injection, every cell goes through one guard, csvSafe, for both shapes:
+//
+//   - a cell whose first non-blank character is a formula character (any
+//     character whose compatibility form, NFKC, starts with = + - @ or
+//     U+2212), or whose first character is TAB, CR or LF, is written with a
+//     leading apostrophe ("'=HYPERLINK(…)", "' =1"), which spreadsheets show
+//     as text;
+//   - inside a cell, a formula character whose nearest non-blank
+//     predecessor is a separator ("," ";" TAB CR LF) gets an apostrophe
+//     just before it ("x;'=cmd|…", "a, '-b"), so no piece a spreadsheet may
+//     cut out of the cell starts a formula.
+//
+// Everything else is written as is: emails, file names with inner "-" or
+// "=", IPv6 addresses ("::1"), cells that already start with an
+// apostrophe. A guarded cell differs from the event's value by the
+// apostrophes; a program that needs the exact values should read the JSON
+// API instead. Timestamps, actions, addresses and results are never
+// guarded; names, paths, emails and ids, which users choose, may be.
 //
 // Output is buffered: rows reach w when the buffer (4 KiB) fills and on
 // Flush. Write and Flush report the first error of w; after it, nothing more
@@ -189,16 +208,85 @@ func (c *CSVWriter) writeHeader() error {
 	return nil
 }
 
-// csvSafe neutralises a cell a spreadsheet would run as a formula (see
-// CSVWriter).
+// csvSafe neutralises a cell a spreadsheet could read as a formula, or cut
+// into pieces one of which it could read as a formula (see CSVWriter). It is
+// the one guard of every CSV cell. A cell that needs no guard is returned
+// as is, without allocating. Invalid UTF-8 is kept byte for byte.
 func csvSafe(v string) string {
-	if v != "" {
-		switch v[0] {
-		case '=', '+', '-', '@', '\t', '\r':
-			return "'" + v
+	prefix := v != "" && (v[0] == '\t' || v[0] == '\r' || v[0] == '\n')
+	var inner []int // offsets in v before which an apostrophe goes
+	lead := true    // no non-blank character seen yet
+	afterSep := false
+	for i, r := range v {
+		switch {
+		case csvSeparator(r):
+			afterSep = true
+			if !csvBlank(r) {
+				lead = false
+			}
+		case csvBlank(r):
+		default:
+			if csvFormula(r) {
+				prefix = prefix || lead
+				if afterSep {
+					inner = append(inner, i)
+				}
+			}
+			lead, afterSep = false, false
 		}
 	}
-	return v
+	if !prefix && inner == nil {
+		return v
+	}
+	var b strings.Builder
+	b.Grow(len(v) + len(inner) + 1)
+	if prefix {
+		b.WriteByte('\'')
+	}
+	last := 0
+	for _, i := range inner {
+		b.WriteString(v[last:i])
+		b.WriteByte('\'')
+		last = i
+	}
+	b.WriteString(v[last:])
+	return b.String()
+}
+
+// csvSeparator reports whether a spreadsheet may start a new cell after r:
+// the comma and semicolon separators, a tab (tab-separated imports) and a
+// line break.
+func csvSeparator(r rune) bool {
+	switch r {
+	case ',', ';', '\t', '\r', '\n':
+		return true
+	}
+	return false
+}
+
+// csvBlank reports whether r is a character a spreadsheet may skip or not
+// show before a formula: white space, control characters and invisible
+// format characters (zero-width space, byte order mark, …).
+func csvBlank(r rune) bool {
+	return unicode.IsSpace(r) || unicode.IsControl(r) || unicode.Is(unicode.Cf, r)
+}
+
+// csvFormula reports whether r starts a formula: = + - @, the minus sign
+// U+2212, or any character whose compatibility form (NFKC: full-width
+// "＝", small "﹢", superscript "⁻", …) starts with one of them.
+func csvFormula(r rune) bool {
+	if r < utf8.RuneSelf {
+		return r == '=' || r == '+' || r == '-' || r == '@'
+	}
+	if r == '\u2212' {
+		return true
+	}
+	f, _ := utf8.DecodeRuneInString(norm.NFKC.String(string(r)))
+	switch f {
+	case '=', '+', '-', '@', '\u2212':
+		return true
+	}
+	return false
 }
 
 // csvTime formats an event time for the timestamp column.

@@ -5,13 +5,17 @@ import (
 	"cmp"
 	"encoding/csv"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/sharelog/sharelog"
 	"github.com/sharelog/sharelog/storage/query"
+	"golang.org/x/text/unicode/norm"
 )
 
 // csvEvents are an enriched visitor download, a denied deletion by an API
@@ -155,11 +159,53 @@ func TestCSVInjection(t *testing.T) {
 		{"+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"},
 		{"-2+3", "'-2+3"},
 		{"@SUM(1+1)", "'@SUM(1+1)"},
-		{"\t=1+1", "'\t=1+1"},
-		{"\r=1+1", "'\r=1+1"},
+		// A leading tab, CR or LF is guarded itself (OWASP), and the formula
+		// after it too, for a reader that splits on tabs or line breaks.
+		{"\t=1+1", "'\t'=1+1"},
+		{"\r=1+1", "'\r'=1+1"},
+		{"\n=1+1", "'\n'=1+1"},
+		{"\tplain", "'\tplain"},
+		// Leading blanks before a formula.
+		{" =cmd|' /C calc'!A0", "' =cmd|' /C calc'!A0"},
+		{"  @SUM(A1)", "'  @SUM(A1)"},
+		{"\u00a0\u3000+1", "'\u00a0\u3000+1"}, // no-break and ideographic space
+		{"\ufeff\u200b=1", "'\ufeff\u200b=1"}, // byte order mark, zero-width space
+		{"\x00\x1b-1", "'\x00\x1b-1"},         // control characters
+		{"\v=1", "'\v=1"},                     // vertical tab
+		// Full-width, small and other compatibility forms of = + - @.
+		{"＝cmd|' /C calc'!A0", "'＝cmd|' /C calc'!A0"}, // U+FF1D
+		{"＋1", "'＋1"},           // U+FF0B
+		{"－1", "'－1"},           // U+FF0D
+		{"＠SUM(1)", "'＠SUM(1)"}, // U+FF20
+		{"﹦1", "'﹦1"},           // U+FE66 small equals
+		{"\u22121", "'\u22121"}, // minus sign
+		{" ＝1", "' ＝1"},
+		// A separator then a formula: a spreadsheet splitting on ";" (de/fr
+		// locales), ",", tabs or line breaks would start a cell there.
+		{";=cmd|' /C calc'!A0", ";'=cmd|' /C calc'!A0"},
+		{"x;=1", "x;'=1"},
+		{"x; =1", "x; '=1"},
+		{"x,=1", "x,'=1"},
+		{"x, -1", "x, '-1"},
+		{"x;＝1", "x;'＝1"},
+		{"x\t=1", "x\t'=1"},
+		{"x;\t=1", "x;\t'=1"},
+		{"x\r@1", "x\r'@1"}, // a bare CR: encoding/csv reads CRLF in a field back as LF
+		{"x\n+1", "x\n'+1"},
+		{";;=1", ";;'=1"},
+		{"=1;=2", "'=1;'=2"},
+		{"a;=1,+2", "a;'=1,'+2"},
+		// Ordinary values stay readable.
 		{"a=b.pdf", "a=b.pdf"},
 		{"'quoted", "'quoted"},
-		{" =1", " =1"},
+		{"';=1", "';'=1"},
+		{"first-last@ext.example", "first-last@ext.example"},
+		{"::1", "::1"},
+		{"2001:db8::1", "2001:db8::1"},
+		{"Q3 report; final.pdf", "Q3 report; final.pdf"},
+		{"a - b.pdf", "a - b.pdf"},
+		{"x;", "x;"},
+		{" plain", " plain"},
 		{"", ""},
 	} {
 		ev := csvEvents()[0]
@@ -294,4 +340,102 @@ func TestParseCSVShape(t *testing.T) {
 			t.Errorf("ParseCSVShape(%q) error %v does not name the value", in, err)
 		}
 	}
+}
+
+// FuzzCSVFormulaGuard writes arbitrary user-chosen values through both CSV
+// shapes, reads the output back with encoding/csv and checks every cell a
+// spreadsheet could see: no cell starts, after blanks and with full-width
+// and other compatibility forms normalised, with a formula character; no
+// cell starts with TAB, CR or LF; no separator is followed (after blanks) by
+// a formula character; and a value with no formula character at all comes
+// back unchanged.
+func FuzzCSVFormulaGuard(f *testing.F) {
+	for _, s := range []string{
+		"=1+1", " =cmd|' /C calc'!A0", "＝cmd", "＋1", "－1", "＠x", "\t=1", "\r\n=1", "\n@1",
+		";=cmd|' /C calc'!A0", "x,=1", "x;\t=1", "a;=1,+2", "\ufeff=1", "\u200b\u00a0-1", "\u22121",
+		"﹦1", "⁼1", "contract.pdf", "alice@ext.example", "::1", "Q3; final", "'=1", "\xff=1", ";\xff=",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		ev := csvEvents()[0]
+		ev.File.Name, ev.File.Path, ev.File.ID = s, s, s
+		ev.Actor.VisitorEmail, ev.Actor.Email = s, s
+		ev.Workspace.Name = s
+		ev.Geo.City, ev.Platform.ClientName, ev.Session.LinkSessionID = s, s, s
+		for _, shape := range []query.CSVShape{query.AccessLog, query.AuditLog} {
+			var buf bytes.Buffer
+			w := query.NewCSVWriter(&buf, shape)
+			if err := w.Write(ev); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			recs, err := csv.NewReader(&buf).ReadAll()
+			if err != nil {
+				t.Fatalf("%s: encoding/csv cannot read our output: %v", shape, err)
+			}
+			if len(recs) != 2 {
+				t.Fatalf("%s: %d records, want 2", shape, len(recs))
+			}
+			for col, cell := range recs[1] {
+				if msg := fuzzUnguarded(cell); msg != "" {
+					t.Errorf("%s column %s: %q from %q: %s", shape, recs[0][col], cell, s, msg)
+				}
+			}
+			if !fuzzHasFormulaChar(s) && s != "" && !strings.ContainsAny(s[:1], "\t\r\n") && !strings.Contains(s, "\r") {
+				user := map[query.CSVShape]int{query.AccessLog: 9, query.AuditLog: 3}[shape] // fileName, file
+				if got := recs[1][user]; got != s {
+					t.Errorf("%s: harmless %q written as %q", shape, s, got)
+				}
+			}
+		}
+	})
+}
+
+// fuzzUnguarded returns why a spreadsheet could read cell, or a piece of it,
+// as a formula; "" when it cannot.
+func fuzzUnguarded(cell string) string {
+	if cell != "" && strings.ContainsAny(cell[:1], "\t\r\n") {
+		return "starts with TAB, CR or LF"
+	}
+	if fuzzFormulaStart(cell) {
+		return "starts with a formula after blanks"
+	}
+	for i, r := range cell {
+		switch r {
+		case ',', ';', '\t', '\r', '\n':
+			if fuzzFormulaStart(cell[i+1:]) {
+				return fmt.Sprintf("separator %q at %d is followed by a formula", r, i)
+			}
+		}
+	}
+	return ""
+}
+
+// fuzzFormulaStart reports whether s, after leading white space, control
+// and format characters, starts with = + - @ or U+2212, once its first
+// character is put in its compatibility form (NFKC folds the full-width
+// and small forms).
+func fuzzFormulaStart(s string) bool {
+	s = strings.TrimLeftFunc(s, func(r rune) bool {
+		return unicode.IsSpace(r) || unicode.IsControl(r) || unicode.Is(unicode.Cf, r)
+	})
+	r, _ := utf8.DecodeRuneInString(s)
+	return r != utf8.RuneError && fuzzFormulaRune(r)
+}
+
+func fuzzFormulaRune(r rune) bool {
+	f, _ := utf8.DecodeRuneInString(norm.NFKC.String(string(r)))
+	return strings.ContainsRune("=+-@\u2212", r) || strings.ContainsRune("=+-@\u2212", f)
+}
+
+func fuzzHasFormulaChar(s string) bool {
+	for _, r := range s {
+		if fuzzFormulaRune(r) {
+			return true
+		}
+	}
+	return false
 }
