@@ -541,6 +541,57 @@ func TestStreamResume(t *testing.T) {
 	}
 }
 
+// TestStreamResumeForeignID: resuming after the id of an event in a
+// workspace the token may not read answers exactly as resuming after an id
+// that never existed (the same gap notice, no backlog, then the live
+// events): the stream is no oracle of other workspaces' ids.
+func TestStreamResumeForeignID(t *testing.T) {
+	w := newStreamWorld(t, stream.Config{})
+	foreign := w.publish(t, "ws-b", "lk_1", sharelog.LinkOpened, 0)
+	w.publish(t, "ws-a", "lk_1", sharelog.LinkOpened, 0) // what a resume after foreign would bring back
+	unknown := "0193a1b2-c3d4-7e5f-8a9b-999999999999"
+	type answer struct {
+		status int
+		other  []map[string]any
+		events int
+	}
+	resume := func(id string) answer {
+		c, resp, err := w.dial(t, "a", "last_event_id="+id, nil)
+		if err != nil {
+			t.Fatalf("resume after %s: %v", id, err)
+		}
+		r := &reader{c: c}
+		go r.run()
+		waitClients(t, w.hub, 1)
+		other := r.waitOther(t, 1)
+		live := w.publish(t, "ws-a", "lk_2", sharelog.LinkOpened, 0)
+		ids := r.wait(t, 1)
+		time.Sleep(50 * time.Millisecond) // anything more would arrive now
+		ids, other, _ = r.got()
+		if ids[len(ids)-1] != live {
+			t.Errorf("resume after %s: the live event is not the last: %v", id, ids)
+		}
+		c.Close()
+		waitClients(t, w.hub, 0)
+		for _, m := range other { // the notice names the id asked for
+			if msg, ok := m["message"].(string); ok {
+				m["message"] = strings.ReplaceAll(msg, id, "<id>")
+			}
+		}
+		return answer{resp.StatusCode, other, len(ids)}
+	}
+	a, b := resume(foreign), resume(unknown)
+	if fmt.Sprint(a) != fmt.Sprint(b) {
+		t.Fatalf("another workspace's id answers\n%v\nan unknown id answers\n%v", a, b)
+	}
+	if len(a.other) != 1 || a.other[0]["type"] != "gap" || a.events != 1 {
+		t.Fatalf("want one gap notice and only the live event, got %v", a)
+	}
+	if v := counter(t, w.reg, "sharelog_stream_resumes_total"); v != 2 {
+		t.Fatalf("resumes %v, want 2 (both gaps)", v)
+	}
+}
+
 // TestSlowClientIsDropped: a client that stops reading is dropped with a
 // close reason and a metric once its queue is full; the others get every
 // event and Publish never waits.

@@ -289,7 +289,13 @@ func (f Filter) prepared() *Filter {
 
 // Match reports whether the client gets ev. f must come from prepared.
 func (f *Filter) Match(ev *sharelog.Event) bool {
-	return (f.AnyWorkspace || slices.Contains(f.Query.Workspaces, ev.Workspace.ID)) && f.cond.Match(ev)
+	return f.visible(ev) && f.cond.Match(ev)
+}
+
+// visible reports whether ev is in one of the filter's workspaces, whatever
+// its other conditions: whether a client may learn that ev exists.
+func (f *Filter) visible(ev *sharelog.Event) bool {
+	return f.AnyWorkspace || slices.Contains(f.Query.Workspaces, ev.Workspace.ID)
 }
 
 // ParseFunc turns the params of a client's filter message (a query string,
@@ -300,7 +306,9 @@ type ParseFunc func(params string) (Filter, error)
 // Serve runs one client on an upgraded connection until it leaves, is
 // dropped, or the connection fails. f is its filter (already scoped);
 // lastID, when set, asks for the events after that id from the
-// resume buffer before the live ones. Serve closes conn.
+// resume buffer before the live ones. An id the buffer no longer keeps, or
+// never had, or of an event outside f's workspaces, gets the same gap
+// notice and no backlog. Serve closes conn.
 func (h *Hub) Serve(conn *websocket.Conn, f Filter, lastID string, parse ParseFunc) {
 	c := &client{conn: conn, queue: make(chan *batch, h.cfg.ClientQueue), ctl: make(chan []byte, 8), quit: make(chan struct{})}
 	pf := f.prepared()
@@ -310,7 +318,10 @@ func (h *Hub) Serve(conn *websocket.Conn, f Filter, lastID string, parse ParseFu
 	var backlog []*entry
 	var gap string
 	if lastID != "" {
-		if from, ok := h.index[lastID]; ok {
+		// An id of an event outside the stream's workspaces is treated
+		// exactly as an unknown one (gap): the answer must not tell a
+		// client whether an id exists in a workspace it may not read.
+		if from, ok := h.index[lastID]; ok && pf.visible(from.ev) {
 			first := h.ring[h.start].seq
 			for _, e := range h.ring[h.start+int(from.seq-first)+1:] {
 				if pf.Match(e.ev) {
