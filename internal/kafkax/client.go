@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"strings"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -21,6 +20,10 @@ type Conn struct {
 	transport *kafka.Transport
 	dialer    *kafka.Dialer
 	client    *kafka.Client
+
+	// readerWarnAfter and readerQuiet govern the level of a group reader's
+	// error log (see readerLog); tests shorten them.
+	readerWarnAfter, readerQuiet time.Duration
 }
 
 // NewConn returns a Conn to brokers (which override cfg.Brokers, so that the
@@ -55,8 +58,31 @@ func NewConn(cfg Config, brokers []string) (*Conn, error) {
 		dialer: &kafka.Dialer{ClientID: cfg.ClientID, Timeout: 5 * time.Second, DualStack: true,
 			TLS: tlsCfg, SASLMechanism: mech},
 		client: &kafka.Client{Addr: kafka.TCP(brokers...), Transport: transport, Timeout: 10 * time.Second},
+
+		readerWarnAfter: defaultReaderWarnAfter,
+		readerQuiet:     defaultReaderQuiet,
 	}, nil
 }
+
+// fetchWait is how long the broker holds a fetch that finds nothing new
+// before it answers empty (a long poll). A message that arrives meanwhile
+// is answered at once (MinBytes 1), so it costs no latency; it bounds how
+// long closing a reader or leaving a rebalance waits for the fetch in
+// flight.
+const fetchWait = 250 * time.Millisecond
+
+// readerMaxWait is kafka-go's MaxWait that makes the broker wait fetchWait.
+// kafka-go's reader sets the connection's read deadline to MaxWait and asks
+// the broker to wait MaxWait − 1 s, keeping a second for the round trip —
+// but below 1 s it keeps only MaxWait/4 (MaxWait 250 ms: the broker waits
+// 187 ms and the answer has 62 ms to arrive). A broker that pauses longer
+// (the embedded one collecting garbage or writing its files under load)
+// then answers after the deadline: kafka-go logs "unknown error … i/o
+// timeout", closes the connection and dials again, though nothing was
+// wrong. With fetchWait + 1 s the broker waits fetchWait and its answer has
+// a second of margin. (kafka-go v0.4.51: reader.read, Conn.ReadBatchWith,
+// adjustDeadlineForRTT.)
+const readerMaxWait = fetchWait + time.Second
 
 // Brokers returns the bootstrap addresses.
 func (c *Conn) Brokers() []string { return c.brokers }
@@ -106,7 +132,7 @@ func (c *Conn) NewGroupReader(group, topic string, logger *slog.Logger) *kafka.R
 		Dialer:            c.dialer,
 		MinBytes:          1,
 		MaxBytes:          16 << 20,
-		MaxWait:           250 * time.Millisecond,
+		MaxWait:           readerMaxWait,
 		QueueCapacity:     1000,
 		CommitInterval:    0, // synchronous commits, only when asked
 		StartOffset:       kafka.FirstOffset,
@@ -114,23 +140,18 @@ func (c *Conn) NewGroupReader(group, topic string, logger *slog.Logger) *kafka.R
 		SessionTimeout:    10 * time.Second,
 		RebalanceTimeout:  10 * time.Second,
 		JoinGroupBackoff:  500 * time.Millisecond,
-		// kafka-go sleeps errcount² × ReadBackoffMin after a failed fetch,
-		// and a fetch that meets its own client deadline (MaxWait) counts as
-		// failed: a large minimum adds that sleep to the latency of the next
-		// message. Errors that persist still back off up to the maximum.
+		// kafka-go sleeps errcount² × ReadBackoffMin after a failed fetch:
+		// a large minimum adds that sleep to the latency of the next message
+		// after a hiccup. Errors that persist still back off up to the
+		// maximum.
 		ReadBackoffMin: 2 * time.Millisecond,
 		ReadBackoffMax: time.Second,
 		MaxAttempts:    3,
 	}
 	if logger != nil {
-		rc.ErrorLogger = kafka.LoggerFunc(func(msg string, args ...any) {
-			text := fmt.Sprintf(msg, args...)
-			level := slog.LevelWarn
-			if strings.Contains(text, "Rebalance In Progress") { // routine when members join or leave
-				level = slog.LevelDebug
-			}
-			logger.Log(context.Background(), level, "kafka reader", "group", group, "topic", topic, "msg", text)
-		})
+		// Errors kafka-go heals by retrying are DEBUG; WARN once they have
+		// gone on for readerWarnAfter.
+		rc.ErrorLogger = newReaderLog(logger, c.readerWarnAfter, c.readerQuiet, "group", group, "topic", topic)
 		if logger.Enabled(context.Background(), slog.LevelDebug) {
 			rc.Logger = kafka.LoggerFunc(func(msg string, args ...any) {
 				logger.Debug("kafka reader", "group", group, "topic", topic, "msg", fmt.Sprintf(msg, args...))
@@ -151,7 +172,7 @@ func (c *Conn) NewPartitionReader(topic string, partition int) *kafka.Reader {
 		Dialer:         c.dialer,
 		MinBytes:       1,
 		MaxBytes:       16 << 20,
-		MaxWait:        250 * time.Millisecond,
+		MaxWait:        readerMaxWait,
 		ReadBackoffMin: 2 * time.Millisecond,
 		ReadBackoffMax: time.Second,
 		MaxAttempts:    3,

@@ -14,9 +14,17 @@ import (
 //
 // A fetch error does not end it: kafka-go's group reader heals by itself
 // (it rejoins the group and reconnects), so the error is passed to onError
-// (nil: ignored), logged at most every 10 s, and fetching goes on after a
-// back-off growing from 50 ms to 5 s. A Kafka outage turns into lag.
+// (nil: ignored), and fetching goes on after a back-off growing from 50 ms
+// to 5 s. A Kafka outage turns into lag. Errors are logged at DEBUG (at
+// most every 10 s), and at WARN once they have gone on for 30 s without a
+// message fetched or a 20 s pause (a broker restart or a coordinator move
+// heals sooner).
 func Fetch(ctx context.Context, reader *kafka.Reader, out chan<- kafka.Message, logger *slog.Logger, onError func(error)) {
+	fetch(ctx, reader, out, logger, onError, episode{warnAfter: defaultReaderWarnAfter, quiet: defaultReaderQuiet})
+}
+
+// fetch is Fetch with the episode that decides the level of its log.
+func fetch(ctx context.Context, reader *kafka.Reader, out chan<- kafka.Message, logger *slog.Logger, onError func(error), ep episode) {
 	defer close(out)
 	var (
 		backoff    time.Duration
@@ -32,8 +40,14 @@ func Fetch(ctx context.Context, reader *kafka.Reader, out chan<- kafka.Message, 
 				onError(err)
 			}
 			backoff = min(max(2*backoff, 50*time.Millisecond), 5*time.Second)
-			if logger != nil && time.Since(lastLogged) > 10*time.Second {
-				logger.Warn("fetch failed; the reader retries", "topic", reader.Config().Topic, "err", err, "backoff", backoff)
+			failing, count, warn := ep.fail(time.Now())
+			switch {
+			case logger == nil:
+			case warn:
+				logger.Warn("fetch failing; the reader retries", "topic", reader.Config().Topic, "err", err,
+					"for", failing.Round(time.Second), "errors", count, "backoff", backoff)
+			case time.Since(lastLogged) > 10*time.Second:
+				logger.Debug("fetch failed; the reader retries", "topic", reader.Config().Topic, "err", err, "backoff", backoff)
 				lastLogged = time.Now()
 			}
 			select {
@@ -44,6 +58,7 @@ func Fetch(ctx context.Context, reader *kafka.Reader, out chan<- kafka.Message, 
 			continue
 		}
 		backoff = 0
+		ep.reset()
 		select {
 		case out <- m:
 		case <-ctx.Done():
