@@ -88,10 +88,17 @@ func (c *Config) SetDefaults() {
 		c.HTTP.ShutdownTimeout = 15 * time.Second
 	}
 	c.Kafka.SetDefaults()
+	c.Archive.SetDefaults(c.DataDir)
+	if c.Ingest.MaxPast == 0 {
+		// Nothing older than the archive keeps: the longest retention.
+		c.Ingest.MaxPast = c.Archive.Retention.MaxAge
+		for _, age := range c.Archive.Retention.WorkspaceMaxAge {
+			c.Ingest.MaxPast = max(c.Ingest.MaxPast, age)
+		}
+	}
 	c.Ingest.SetDefaults()
 	c.Enrich.SetDefaults()
 	c.GeoIP.SetDefaults()
-	c.Archive.SetDefaults(c.DataDir)
 	c.API.SetDefaults()
 	for i := range c.Sinks {
 		c.Sinks[i].SetDefaults()

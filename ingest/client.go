@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/segmentio/kafka-go"
 	sharelog "github.com/sharelog/sharelog"
@@ -17,11 +18,30 @@ import (
 type Client struct {
 	topic  string
 	writer *kafka.Writer
+	window sharelog.TimeWindow
+	now    func() time.Time
+}
+
+// Option configures a Client.
+type Option func(*Client)
+
+// WithTimeWindow makes Publish refuse events whose time is outside w around
+// the clock now (nil: time.Now), as the HTTP endpoint does with
+// ingest.max_past and ingest.max_future. Default: no window.
+func WithTimeWindow(w sharelog.TimeWindow, now func() time.Time) Option {
+	return func(c *Client) { c.window, c.now = w, now }
 }
 
 // NewClient returns a Client producing through conn. Close it to flush.
-func NewClient(conn *kafkax.Conn) *Client {
-	return &Client{topic: conn.Config().Topics().Raw, writer: conn.NewWriter()}
+func NewClient(conn *kafkax.Conn, opts ...Option) *Client {
+	c := &Client{topic: conn.Config().Topics().Raw, writer: conn.NewWriter(), now: time.Now}
+	for _, o := range opts {
+		o(c)
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	return c
 }
 
 // Topic is the topic the client produces to.
@@ -39,6 +59,9 @@ func (c *Client) Publish(ctx context.Context, events ...*sharelog.Event) error {
 	for i, ev := range events {
 		if err := ev.Validate(); err != nil {
 			return &InvalidEventError{Index: i, ID: ev.ID, Err: err}
+		}
+		if fe := c.window.Check(ev.Time, c.now()); fe != nil {
+			return &InvalidEventError{Index: i, ID: ev.ID, Err: sharelog.FieldErrors{fe}}
 		}
 		value, err := ev.Encode()
 		if err != nil {

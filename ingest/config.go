@@ -26,6 +26,26 @@ type Config struct {
 	// MaxInFlight limits concurrent requests; more are answered 429.
 	// Default 64.
 	MaxInFlight int `yaml:"max_in_flight"`
+	// MaxInFlightPerKey limits the concurrent requests of one ingest key,
+	// so that one producer (or one leaked key) cannot hold every slot of
+	// max_in_flight; more are answered 429. Default: a quarter of
+	// max_in_flight, at least 1 (16 of the default 64).
+	MaxInFlightPerKey int `yaml:"max_in_flight_per_key"`
+	// BodyTimeout bounds the time to read a request body, from the moment
+	// the handler starts reading it; past it the request is answered 408
+	// (and the connection closed). It also bounds the time to write the
+	// answer to a client that does not read it. Default 30s.
+	BodyTimeout time.Duration `yaml:"body_timeout"`
+	// MinBodyRate is the slowest a body may arrive, in bytes a second,
+	// once BodyRateGrace has passed: after n bytes, the rest must keep
+	// coming by body_rate_grace + n/min_body_rate from the start of the
+	// body (and within body_timeout in any case); a body that falls behind
+	// is answered 408. It cuts off clients that trickle a body in long
+	// before body_timeout. Default 1024 (1 KiB/s).
+	MinBodyRate int64 `yaml:"min_body_rate"`
+	// BodyRateGrace is the time a body may take before min_body_rate
+	// applies (slow start, the first round trips). Default 5s.
+	BodyRateGrace time.Duration `yaml:"body_rate_grace"`
 	// ProduceTimeout bounds waiting for Kafka's acknowledgement; past it the
 	// request is answered 503. Default 10s.
 	ProduceTimeout time.Duration `yaml:"produce_timeout"`
@@ -54,6 +74,18 @@ func (c *Config) SetDefaults() {
 	}
 	if c.MaxInFlight == 0 {
 		c.MaxInFlight = 64
+	}
+	if c.MaxInFlightPerKey == 0 {
+		c.MaxInFlightPerKey = max(1, c.MaxInFlight/4)
+	}
+	if c.BodyTimeout == 0 {
+		c.BodyTimeout = 30 * time.Second
+	}
+	if c.MinBodyRate == 0 {
+		c.MinBodyRate = 1024
+	}
+	if c.BodyRateGrace == 0 {
+		c.BodyRateGrace = 5 * time.Second
 	}
 	if c.ProduceTimeout == 0 {
 		c.ProduceTimeout = 10 * time.Second
@@ -88,6 +120,18 @@ func (c Config) Validate() error {
 	}
 	if c.MaxInFlight < 1 {
 		errs = append(errs, fmt.Errorf("max_in_flight: %d must be at least 1", c.MaxInFlight))
+	}
+	if c.MaxInFlightPerKey < 1 || c.MaxInFlightPerKey > c.MaxInFlight {
+		errs = append(errs, fmt.Errorf("max_in_flight_per_key: %d is not between 1 and max_in_flight (%d)", c.MaxInFlightPerKey, c.MaxInFlight))
+	}
+	if c.BodyTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("body_timeout: %s must be positive", c.BodyTimeout))
+	}
+	if c.MinBodyRate < 1 {
+		errs = append(errs, fmt.Errorf("min_body_rate: %d bytes a second must be at least 1", c.MinBodyRate))
+	}
+	if c.BodyRateGrace <= 0 || c.BodyRateGrace > c.BodyTimeout && c.BodyTimeout > 0 {
+		errs = append(errs, fmt.Errorf("body_rate_grace: %s is not between 0 and body_timeout (%s)", c.BodyRateGrace, c.BodyTimeout))
 	}
 	if c.ProduceTimeout <= 0 {
 		errs = append(errs, errors.New("produce_timeout: must be positive"))

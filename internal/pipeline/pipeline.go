@@ -531,7 +531,11 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		g.Add(func() error { return lag.Run(lctx) }, func(error) { lcancel() })
 	}
 	err := g.Run()
-	p.log.Info("stopped", "err", err)
+	if err != nil && !errors.Is(err, context.Canceled) {
+		p.log.Error("stopped by a failure", "err", err)
+	} else {
+		p.log.Info("stopped")
+	}
 	return err
 }
 

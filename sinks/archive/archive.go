@@ -241,8 +241,12 @@ func (s *Sink) Run(ctx context.Context) error {
 func (s *Sink) take(ctx context.Context, reader *kafka.Reader, st *state, m kafka.Message) error {
 	st.next[m.Partition] = m.Offset + 1
 	ev, err := sharelog.DecodeEnriched(m.Value)
-	if err == nil && ev.Workspace.ID == "" {
-		err = errors.New("workspace.id: is required")
+	if err == nil {
+		// An event whose workspace id names no partition (empty, ".",
+		// "..", a path separator: ingest refuses them all, but the
+		// enriched topic has other writers) goes to the DLQ; it must
+		// never fail the write of its buffer and stop the sink.
+		_, err = archive.PartitionDir(s.cfg.Dir, ev.Workspace.ID, ev.Time)
 	}
 	if err != nil {
 		dead := kafkax.DeadLetter(s.topics.DLQ, "sink:archive", &m, err)
