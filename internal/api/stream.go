@@ -154,7 +154,9 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer h.hub.Release()
-	conn, err := h.upgrader.Upgrade(w, r, nil) // the origin was checked above
+	up := h.upgrader // a copy, so that the upgrade's answer, too, is written with a deadline
+	up.HandshakeTimeout = h.hub.WriteTimeout()
+	conn, err := up.Upgrade(w, r, nil) // the origin was checked above
 	if err != nil {
 		return // Upgrade answered the client
 	}

@@ -1,9 +1,12 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -26,6 +29,7 @@ import (
 type streamWorld struct {
 	hub    *stream.Hub
 	reg    *prometheus.Registry
+	logs   *syncBuffer // the hub's log
 	srv    *httptest.Server
 	tokens map[string]string
 	n      int
@@ -33,7 +37,7 @@ type streamWorld struct {
 
 func newStreamWorld(t *testing.T, sc stream.Config) *streamWorld {
 	t.Helper()
-	w := &streamWorld{reg: prometheus.NewRegistry(), tokens: map[string]string{}}
+	w := &streamWorld{reg: prometheus.NewRegistry(), logs: &syncBuffer{}, tokens: map[string]string{}}
 	var tokens []Token
 	for _, tk := range []struct {
 		name string
@@ -52,7 +56,7 @@ func newStreamWorld(t *testing.T, sc stream.Config) *streamWorld {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.hub = stream.NewHub(cfg.Stream, stream.Deps{Registerer: w.reg})
+	w.hub = stream.NewHub(cfg.Stream, stream.Deps{Registerer: w.reg, Logger: slog.New(slog.NewTextHandler(w.logs, nil))})
 	h, err := NewHandler(cfg, Deps{ArchiveDir: t.TempDir(), Auth: auth, Hub: w.hub})
 	if err != nil {
 		t.Fatal(err)
@@ -64,6 +68,24 @@ func newStreamWorld(t *testing.T, sc stream.Config) *streamWorld {
 	w.srv = httptest.NewServer(mux)
 	t.Cleanup(func() { w.hub.Close(); w.srv.Close() })
 	return w
+}
+
+// syncBuffer is a buffer safe for concurrent use, for a log.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
 
 // publish sends an enriched event of workspace ws on link to the hub and
@@ -641,19 +663,124 @@ func TestSlowClientIsDropped(t *testing.T) {
 
 func counter(t testing.TB, reg *prometheus.Registry, name string) float64 {
 	t.Helper()
+	return counterWith(t, reg, name, "", "")
+}
+
+// counterWith is the sum of the counters name whose label has value (any,
+// when label is "").
+func counterWith(t testing.TB, reg *prometheus.Registry, name, label, value string) float64 {
+	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
 	total := 0.0
 	for _, mf := range mfs {
-		if mf.GetName() == name {
-			for _, m := range mf.GetMetric() {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			match := label == ""
+			for _, lp := range m.GetLabel() {
+				match = match || (lp.GetName() == label && lp.GetValue() == value)
+			}
+			if match {
 				total += m.GetCounter().GetValue()
 			}
 		}
 	}
 	return total
+}
+
+// TestStalledClientIsDropped: a client that stops reading while events
+// flow is dropped as slow within about 1.5 × write_timeout, whether it
+// negotiated compression or not — compressed frames are small, and the
+// socket buffers would hold minutes of them before a write blocks, so the
+// queue alone would never notice — counted as "slow", logged once, and,
+// reading again, it finds the close frame with the reason. Clients that
+// keep reading are not dropped.
+func TestStalledClientIsDropped(t *testing.T) {
+	for _, compress := range []bool{true, false} {
+		t.Run(map[bool]string{true: "compressed", false: "plain"}[compress], func(t *testing.T) {
+			w := newStreamWorld(t, stream.Config{WriteTimeout: time.Second})
+			var n atomic.Int64
+			stalled, resp, err := w.dialWith(t, countingDialer(&n, compress), "a", "", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Contains(resp.Header.Get("Sec-WebSocket-Extensions"), "permessage-deflate"); got != compress {
+				t.Fatalf("compression negotiated: %v, want %v", got, compress)
+			}
+			readers := []*reader{w.mustDial(t, "a", "")}
+			c, _, err := w.dialWith(t, countingDialer(&n, true), "a", "", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			readers = append(readers, &reader{c: c})
+			go readers[1].run()
+			waitClients(t, w.hub, 3)
+			// Events flow, a few hundred a second, until the stalled client
+			// is dropped: far too few to fill a queue or a socket buffer.
+			published := 0
+			deadline := time.Now().Add(10 * time.Second)
+			for w.hub.Clients() == 3 {
+				if time.Now().After(deadline) {
+					t.Fatalf("the stalled client was not dropped in 10s; %d events published", published)
+				}
+				w.publish(t, "ws-a", "lk_1", sharelog.LinkDownloaded, 500)
+				published++
+				time.Sleep(2 * time.Millisecond)
+			}
+			for _, r := range readers {
+				r.wait(t, published)
+			}
+			if v := counterWith(t, w.reg, "sharelog_stream_clients_dropped_total", "reason", "slow"); v != 1 {
+				t.Fatalf("dropped{reason=slow} = %v, want 1", v)
+			}
+			var closeErr *websocket.CloseError
+			got := 0
+			for {
+				stalled.SetReadDeadline(time.Now().Add(5 * time.Second))
+				_, data, err := stalled.ReadMessage()
+				if err != nil {
+					if !errors.As(err, &closeErr) {
+						t.Logf("stalled client: %v", err)
+					}
+					break
+				}
+				got += strings.Count(string(data), `"action":`)
+			}
+			if closeErr == nil || closeErr.Code != websocket.ClosePolicyViolation || !strings.Contains(closeErr.Text, "too slow") {
+				t.Fatalf("stalled client: close %v after %d events", closeErr, got)
+			}
+			time.Sleep(50 * time.Millisecond) // a second log line would be written now
+			if logs := w.logs.String(); strings.Count(logs, "live stream client dropped") != 1 || !strings.Contains(logs, "too slow") {
+				t.Fatalf("want the drop logged once, got:\n%s", logs)
+			}
+			if v := counter(t, w.reg, "sharelog_stream_clients_dropped_total"); v != 1 {
+				t.Fatalf("dropped %v clients in all, want 1", v)
+			}
+			t.Logf("dropped after %d events published; reading again, it got %d of them, then the close frame", published, got)
+		})
+	}
+}
+
+// TestUnresponsiveClientIsDropped: a client that reads nothing while no
+// event flows answers no ping; it is closed after two ping intervals,
+// counted as "unresponsive" and logged.
+func TestUnresponsiveClientIsDropped(t *testing.T) {
+	w := newStreamWorld(t, stream.Config{PingInterval: time.Second})
+	if _, _, err := w.dial(t, "a", "", nil); err != nil {
+		t.Fatal(err)
+	}
+	waitClients(t, w.hub, 1)
+	waitClients(t, w.hub, 0) // within two ping intervals, 2s (waits 5s)
+	if v := counterWith(t, w.reg, "sharelog_stream_clients_dropped_total", "reason", "unresponsive"); v != 1 {
+		t.Fatalf("dropped{reason=unresponsive} = %v, want 1", v)
+	}
+	if logs := w.logs.String(); strings.Count(logs, "live stream client dropped") != 1 {
+		t.Fatalf("want the drop logged once, got:\n%s", logs)
+	}
 }
 
 // TestStreamMaxClients: over max_clients, 503 before the upgrade.

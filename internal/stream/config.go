@@ -35,8 +35,20 @@ type Config struct {
 	// 10ms; at least 1ms, at most 1s.
 	FlushInterval time.Duration `yaml:"flush_interval"`
 	// PingInterval is how often the server pings; a client that answers no
-	// ping for two intervals is closed. Default 30s.
+	// ping for two intervals is closed (counted as reason "unresponsive").
+	// Default 30s.
 	PingInterval time.Duration `yaml:"ping_interval"`
+	// WriteTimeout bounds every write to a client (events, answers, pings,
+	// the close frame, the upgrade's answer) and how far behind a client
+	// may fall in time: a client whose write does not complete within it,
+	// or that has not read the events sent to it within it (checked by a
+	// ping after them, whose pong can only come back once the client has
+	// read what came before), is dropped as slow like one whose queue is
+	// full (close 1008 "too slow…", reason "slow"), whether its frames are
+	// compressed or not. A client that stops reading while events flow is
+	// cut off within about 1.5 × WriteTimeout, however much its socket
+	// buffers hold. Default 10s; between 100ms and 10m.
+	WriteTimeout time.Duration `yaml:"write_timeout"`
 	// Compression is "deflate" (the default): the WebSocket permessage-deflate
 	// extension (RFC 7692, no context takeover) for the clients that offer
 	// it, as browsers do; each message is compressed once and shared by the
@@ -80,6 +92,9 @@ func (c *Config) SetDefaults() {
 	if c.FlushInterval == 0 {
 		c.FlushInterval = 10 * time.Millisecond
 	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = 10 * time.Second
+	}
 	if c.Compression == "" {
 		c.Compression = CompressionDeflate
 	}
@@ -108,6 +123,9 @@ func (c Config) Validate() error {
 	}
 	if c.PingInterval < time.Second {
 		errs = append(errs, fmt.Errorf("ping_interval: %s is shorter than 1s", c.PingInterval))
+	}
+	if c.WriteTimeout < 100*time.Millisecond || c.WriteTimeout > 10*time.Minute {
+		errs = append(errs, fmt.Errorf("write_timeout: %s is not between 100ms and 10m", c.WriteTimeout))
 	}
 	if c.Compression != CompressionDeflate && c.Compression != CompressionOff {
 		errs = append(errs, fmt.Errorf("compression: %q is not %q or %q", c.Compression, CompressionDeflate, CompressionOff))

@@ -16,7 +16,6 @@ import (
 	"slices"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -310,7 +309,8 @@ type ParseFunc func(params string) (Filter, error)
 // never had, or of an event outside f's workspaces, gets the same gap
 // notice and no backlog. Serve closes conn.
 func (h *Hub) Serve(conn *websocket.Conn, f Filter, lastID string, parse ParseFunc) {
-	c := &client{conn: conn, queue: make(chan *batch, h.cfg.ClientQueue), ctl: make(chan []byte, 8), quit: make(chan struct{})}
+	c := &client{conn: conn, queue: make(chan *batch, h.cfg.ClientQueue), ctl: make(chan []byte, 8),
+		quit: make(chan struct{}), readDone: make(chan struct{})}
 	pf := f.prepared()
 
 	h.mu.Lock()
@@ -347,6 +347,7 @@ func (h *Hub) Serve(conn *websocket.Conn, f Filter, lastID string, parse ParseFu
 		h.write(c, backlog, gap)
 	}()
 	h.read(c, parse)
+	close(c.readDone)
 	<-done
 
 	h.mu.Lock()
@@ -394,159 +395,6 @@ func (h *Hub) setFilter(c *client, f *Filter) bool {
 	return true
 }
 
-// client is one connected stream.
-type client struct {
-	conn   *websocket.Conn
-	group  *group       // guarded by the hub's mu; nil once it has left
-	queue  chan *batch  // what to send
-	queued atomic.Int64 // events in queue
-	ctl    chan []byte  // answers to the client's messages
-	quit   chan struct{}
-	once   sync.Once
-	reason atomic.Pointer[closeReason]
-}
-
-type closeReason struct {
-	code int
-	text string
-}
-
-// stop ends the client's stream, with the close frame to send (if any).
-func (c *client) stop(code int, text string) {
-	c.once.Do(func() {
-		if code != 0 {
-			c.reason.Store(&closeReason{code, text})
-		}
-		close(c.quit)
-	})
-}
-
-// dropLocked drops a client that cannot keep up; h.mu is held.
-func (h *Hub) dropLocked(c *client, metric, text string) {
-	h.leaveLocked(c)
-	h.m.dropped.WithLabelValues(metric).Inc()
-	h.log.Warn("live stream client dropped", "reason", text, "remote", c.conn.RemoteAddr().String())
-	c.stop(websocket.ClosePolicyViolation, text)
-}
-
-const (
-	writeWait = 10 * time.Second
-	maxBatch  = 500
-	readLimit = 64 << 10
-)
-
-// write sends the backlog, then what the queue brings, until the client
-// stops.
-func (h *Hub) write(c *client, backlog []*entry, gap string) {
-	defer c.conn.Close()
-	ping := time.NewTicker(h.cfg.PingInterval)
-	defer ping.Stop()
-	send := func(data []byte, pm *websocket.PreparedMessage, events int) bool {
-		c.conn.SetWriteDeadline(time.Now().Add(writeWait))
-		var err error
-		if pm != nil {
-			err = c.conn.WritePreparedMessage(pm)
-		} else {
-			err = c.conn.WriteMessage(websocket.TextMessage, data)
-		}
-		if err != nil {
-			c.stop(0, "")
-			return false
-		}
-		h.m.messages.Inc()
-		h.m.sent.Add(float64(events))
-		return true
-	}
-	if gap != "" {
-		msg, _ := json.Marshal(map[string]string{"type": "gap", "message": gap})
-		if !send(msg, nil, 0) {
-			return
-		}
-	}
-	for len(backlog) > 0 {
-		n := min(len(backlog), maxBatch)
-		raws := make([][]byte, n)
-		for i, e := range backlog[:n] {
-			raws[i] = e.raw
-		}
-		if !send(frame(raws...), nil, n) {
-			return
-		}
-		backlog = backlog[n:]
-	}
-	for {
-		select {
-		case <-c.quit:
-			if r := c.reason.Load(); r != nil {
-				c.conn.SetWriteDeadline(time.Now().Add(time.Second))
-				c.conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(r.code, r.text))
-			}
-			return
-		case msg := <-c.ctl:
-			if !send(msg, nil, 0) {
-				return
-			}
-		case <-ping.C:
-			if err := c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
-				c.stop(0, "")
-				return
-			}
-		case b := <-c.queue:
-			c.queued.Add(-int64(b.events))
-			if !send(nil, b.pm, b.events) {
-				return
-			}
-		}
-	}
-}
-
-// clientMessage is what a client may send.
-type clientMessage struct {
-	Type   string `json:"type"`
-	Params string `json:"params"`
-}
-
-// read handles the client's messages (filter changes) and pongs until the
-// connection ends, then stops the client.
-func (h *Hub) read(c *client, parse ParseFunc) {
-	defer c.stop(0, "")
-	c.conn.SetReadLimit(readLimit)
-	wait := 2 * h.cfg.PingInterval
-	c.conn.SetReadDeadline(time.Now().Add(wait))
-	c.conn.SetPongHandler(func(string) error { return c.conn.SetReadDeadline(time.Now().Add(wait)) })
-	for {
-		_, data, err := c.conn.ReadMessage()
-		if err != nil {
-			return
-		}
-		c.conn.SetReadDeadline(time.Now().Add(wait))
-		var m clientMessage
-		var answer any
-		switch err := json.Unmarshal(data, &m); {
-		case err != nil:
-			answer = map[string]string{"type": "error", "error": "a message must be a JSON object like {\"type\":\"filter\",\"params\":\"action=link.*\"}"}
-		case m.Type == "filter":
-			f, err := parse(m.Params)
-			if err != nil {
-				answer = map[string]string{"type": "error", "error": err.Error()}
-			} else {
-				if !h.setFilter(c, f.prepared()) {
-					return
-				}
-				answer = map[string]any{"type": "filter", "ok": true, "params": m.Params}
-			}
-		default:
-			answer = map[string]string{"type": "error", "error": "unknown message type " + strconv.Quote(m.Type[:min(len(m.Type), 40)]) + " (only \"filter\")"}
-		}
-		msg, _ := json.Marshal(answer)
-		select {
-		case c.ctl <- msg:
-		case <-c.quit:
-			return
-		}
-	}
-}
-
 type metrics struct {
 	clients prometheus.Gauge
 	events  *prometheus.CounterVec
@@ -570,7 +418,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Event messages the hub encoded: one per distinct filter per flush, shared by that filter's clients."}),
 		sent: prometheus.NewCounter(prometheus.CounterOpts{Name: "sharelog_stream_events_sent_total", Help: "Events written to clients (one per client that got it)."}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sharelog_stream_clients_dropped_total",
-			Help: "Clients the hub closed, by reason (slow: its queue was full)."}, []string{"reason"}),
+			Help: "Clients the hub closed, by reason (slow: its queue was full, a write missed api.stream.write_timeout, or it did not read what was sent within it; unresponsive: it answered no ping for two ping intervals)."}, []string{"reason"}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sharelog_stream_refused_total",
 			Help: "Stream requests refused before the upgrade, by reason (max_clients, origin, auth, ticket, params)."}, []string{"reason"}),
 		resumed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sharelog_stream_resumes_total",
