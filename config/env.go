@@ -48,8 +48,12 @@ func walk(v reflect.Value, prefix string, fn func(path string, f reflect.Value))
 	t := v.Type()
 	for i := range t.NumField() {
 		sf := t.Field(i)
-		name, _, _ := strings.Cut(sf.Tag.Get("yaml"), ",")
+		name, opts, _ := strings.Cut(sf.Tag.Get("yaml"), ",")
 		if name == "-" || !sf.IsExported() {
+			continue
+		}
+		if opts == "inline" && sf.Anonymous && sf.Type.Kind() == reflect.Struct {
+			walk(v.Field(i), prefix, fn) // its keys are the parent's (kafka.tls.ca_file)
 			continue
 		}
 		if name == "" {

@@ -2,7 +2,6 @@ package kafkax
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"os"
@@ -11,21 +10,19 @@ import (
 	"github.com/segmentio/kafka-go/sasl"
 	"github.com/segmentio/kafka-go/sasl/plain"
 	"github.com/segmentio/kafka-go/sasl/scram"
+
+	"github.com/sharelog/sharelog/internal/cfgerr"
+	"github.com/sharelog/sharelog/internal/tlsconf"
 )
 
-// TLSConfig configures TLS toward the brokers.
+// TLSConfig configures TLS toward the brokers: Enabled, and sharelog's one
+// TLS client configuration beside it (ca_file, the PEM certificates that
+// sign the brokers' certificates, trusted instead of the system roots, as
+// a Java client's ssl.truststore; cert_file and key_file for mutual TLS;
+// server_name; insecure_skip_verify, tests only; min_version).
 type TLSConfig struct {
-	Enabled bool `yaml:"enabled"`
-	// CAFile holds the PEM certificates that sign the brokers' certificates;
-	// empty: the system roots.
-	CAFile string `yaml:"ca_file"`
-	// CertFile and KeyFile are a client certificate for mutual TLS.
-	CertFile string `yaml:"cert_file"`
-	KeyFile  string `yaml:"key_file"`
-	// ServerName overrides the name checked in the brokers' certificates.
-	ServerName string `yaml:"server_name"`
-	// InsecureSkipVerify turns certificate checks off (tests only).
-	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
+	Enabled        bool `yaml:"enabled"`
+	tlsconf.Config `yaml:",inline"`
 }
 
 // SASLConfig configures SASL authentication toward the brokers.
@@ -43,8 +40,8 @@ func (c TLSConfig) validate() []error {
 	if !c.Enabled && (c.CAFile != "" || c.CertFile != "" || c.KeyFile != "") {
 		errs = append(errs, errors.New("tls.enabled: files are given but TLS is not enabled"))
 	}
-	if (c.CertFile == "") != (c.KeyFile == "") {
-		errs = append(errs, errors.New("tls.cert_file: cert_file and key_file go together"))
+	if err := c.Config.Validate(); err != nil {
+		errs = append(errs, cfgerr.Prefix("tls", err))
 	}
 	return errs
 }
@@ -70,29 +67,14 @@ func (c SASLConfig) validate() []error {
 	return errs
 }
 
-// tlsConfig builds the *tls.Config, nil when TLS is off.
+// build makes the *tls.Config, nil when TLS is off.
 func (c TLSConfig) build() (*tls.Config, error) {
 	if !c.Enabled {
 		return nil, nil
 	}
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: c.ServerName, InsecureSkipVerify: c.InsecureSkipVerify}
-	if c.CAFile != "" {
-		pem, err := os.ReadFile(c.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("kafka.tls.ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("kafka.tls.ca_file: %s holds no PEM certificate", c.CAFile)
-		}
-		cfg.RootCAs = pool
-	}
-	if c.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("kafka.tls.cert_file: %w", err)
-		}
-		cfg.Certificates = []tls.Certificate{cert}
+	cfg, err := c.ClientConfig()
+	if err != nil {
+		return nil, cfgerr.Prefix("kafka.tls", err)
 	}
 	return cfg, nil
 }

@@ -19,6 +19,8 @@ import (
 
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/sharelog/sharelog/internal/tlsconf"
 )
 
 // roundTrip creates a topic, produces one message and reads it back through
@@ -92,7 +94,7 @@ func TestTLS(t *testing.T) {
 	serverTLS, caPath := selfSigned(t)
 	addr := cluster(t, kfake.TLS(serverTLS))
 	cfg := Config{TopicPrefix: "tls"}
-	cfg.TLS = TLSConfig{Enabled: true, CAFile: caPath}
+	cfg.TLS = TLSConfig{Enabled: true, Config: tlsconf.Config{CAFile: caPath}}
 	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
@@ -180,7 +182,7 @@ func TestSASLAgainstApacheKafka(t *testing.T) {
 }
 
 func TestSecurityConfigValidate(t *testing.T) {
-	cfg := Config{SASL: SASLConfig{Mechanism: "GSSAPI"}, TLS: TLSConfig{CertFile: "c.pem"}}
+	cfg := Config{SASL: SASLConfig{Mechanism: "GSSAPI"}, TLS: TLSConfig{Config: tlsconf.Config{CertFile: "c.pem"}}}
 	cfg.SetDefaults()
 	err := cfg.Validate()
 	for _, want := range []string{`sasl.mechanism: "GSSAPI"`, "sasl.username: is required", "sasl.password: give exactly one", "tls.enabled: files are given", "tls.cert_file: cert_file and key_file go together"} {

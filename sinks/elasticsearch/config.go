@@ -8,6 +8,7 @@ import (
 
 	"github.com/sharelog/sharelog/internal/cfgerr"
 	"github.com/sharelog/sharelog/internal/secret"
+	"github.com/sharelog/sharelog/internal/tlsconf"
 )
 
 // Mode says how documents are written.
@@ -73,17 +74,15 @@ type Auth struct {
 	APIKey secret.Ref `yaml:"api_key"`
 }
 
-// TLS configures https toward the cluster (the system roots otherwise).
-type TLS struct {
-	// CAFile holds PEM certificates that sign the cluster's certificate,
-	// added to the system roots.
-	CAFile string `yaml:"ca_file"`
-	// CertFile and KeyFile are a client certificate (PKI realm).
-	CertFile string `yaml:"cert_file"`
-	KeyFile  string `yaml:"key_file"`
-}
-
-func (t TLS) isZero() bool { return t == TLS{} }
+// TLS configures https toward the cluster: sharelog's one TLS client
+// configuration (ca_file, trusted instead of the system roots; cert_file and
+// key_file, a client certificate for the PKI realm; server_name,
+// insecure_skip_verify, min_version).
+//
+// Earlier versions added this sink's ca_file to the system roots; it now
+// replaces them, as everywhere else. A cluster whose
+// certificate a public CA signs needs no ca_file.
+type TLS = tlsconf.Config
 
 // SetDefaults fills the unset fields: mode index, the name of the mode's
 // target, compression none.
@@ -123,7 +122,7 @@ func (c Config) Validate() error {
 		if u.RawQuery != "" || u.Fragment != "" {
 			fail("url: must have no query or fragment")
 		}
-		if u.Scheme == "http" && !c.TLS.isZero() {
+		if u.Scheme == "http" && !c.TLS.IsZero() {
 			fail("tls: is set but url is http://; use https://")
 		}
 	}
@@ -159,8 +158,8 @@ func (c Config) Validate() error {
 	if err := c.Auth.validate(); err != nil {
 		errs = append(errs, cfgerr.Prefix("auth", err))
 	}
-	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
-		fail("tls.cert_file: cert_file and key_file go together")
+	if err := c.TLS.Validate(); err != nil {
+		errs = append(errs, cfgerr.Prefix("tls", err))
 	}
 	return errors.Join(errs...)
 }

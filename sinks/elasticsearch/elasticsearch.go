@@ -22,8 +22,6 @@ package elasticsearch
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -33,7 +31,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,6 +41,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sharelog/sharelog"
+	"github.com/sharelog/sharelog/internal/cfgerr"
 )
 
 // Deps are what the sink is given; nil fields take quiet defaults.
@@ -134,7 +132,7 @@ func New(cfg Config, deps Deps) (*Sink, error) {
 			return nil, err
 		}
 		s.client, s.ownClient = c, true
-	} else if !cfg.TLS.isZero() {
+	} else if !cfg.TLS.IsZero() {
 		return nil, errors.New("elasticsearch: tls: is set, but Deps.Client was given: configure TLS on that client")
 	}
 	s.m = newMetrics()
@@ -148,27 +146,9 @@ func New(cfg Config, deps Deps) (*Sink, error) {
 
 // newClient returns the sink's own HTTP client.
 func newClient(cfg TLS) (*http.Client, error) {
-	tc := &tls.Config{MinVersion: tls.VersionTLS12}
-	if cfg.CAFile != "" {
-		pem, err := os.ReadFile(cfg.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("elasticsearch: tls.ca_file: %w", err)
-		}
-		pool, err := x509.SystemCertPool()
-		if err != nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("elasticsearch: tls.ca_file: %s holds no PEM certificate", cfg.CAFile)
-		}
-		tc.RootCAs = pool
-	}
-	if cfg.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("elasticsearch: tls.cert_file: %w", err)
-		}
-		tc.Certificates = []tls.Certificate{cert}
+	tc, err := cfg.ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("elasticsearch: %w", cfgerr.Prefix("tls", err))
 	}
 	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
 	return &http.Client{

@@ -8,7 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sharelog/sharelog/internal/cfgerr"
 	"github.com/sharelog/sharelog/internal/secret"
+	"github.com/sharelog/sharelog/internal/tlsconf"
 )
 
 // Defaults of the fields SetDefaults fills.
@@ -61,20 +63,14 @@ type Config struct {
 	TLS             TLSConfig     `yaml:"tls"`
 }
 
-// TLSConfig is how the sink checks the collector's certificate. It applies
-// to the sink's own HTTP client only (Deps.Client nil).
-type TLSConfig struct {
-	// CAFile is a PEM file of the certificate authorities to trust
-	// instead of the system's (a self-signed Splunk certificate, a
-	// company CA).
-	CAFile string `yaml:"ca_file"`
-	// InsecureSkipVerify accepts any certificate. For tests only: anyone
-	// on the path can then read the token and the events.
-	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
-}
-
-// IsZero reports whether t leaves the defaults.
-func (t TLSConfig) IsZero() bool { return t == TLSConfig{} }
+// TLSConfig is how the sink checks the collector's certificate, and the
+// client certificate it shows: sharelog's one TLS client configuration
+// (ca_file, a PEM file of the authorities to trust instead of the system's
+// — a self-signed Splunk certificate, a company CA; cert_file and key_file;
+// server_name; insecure_skip_verify, for tests only: anyone on the path can
+// then read the token and the events; min_version). It applies to the
+// sink's own HTTP client only (Deps.Client nil).
+type TLSConfig = tlsconf.Config
 
 // SetDefaults fills the unset fields.
 func (c *Config) SetDefaults() {
@@ -145,8 +141,8 @@ func (c Config) Validate() error {
 			bad("ack_timeout", "%s is over 10m", c.AckTimeout)
 		}
 	}
-	if c.TLS.CAFile != "" && c.TLS.InsecureSkipVerify {
-		bad("tls", "set ca_file or insecure_skip_verify, not both")
+	if err := c.TLS.Validate(); err != nil {
+		errs = append(errs, cfgerr.Prefix("tls", err))
 	}
 	return errors.Join(errs...)
 }

@@ -50,8 +50,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -60,7 +58,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -70,6 +67,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sharelog/sharelog"
+	"github.com/sharelog/sharelog/internal/cfgerr"
 	"github.com/sharelog/sharelog/internal/secret"
 )
 
@@ -235,16 +233,9 @@ func loadToken(ref secret.Ref) (string, error) {
 
 // newClient returns the sink's own HTTP client.
 func newClient(t TLSConfig) (*http.Client, error) {
-	tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: t.InsecureSkipVerify}
-	if t.CAFile != "" {
-		pem, err := os.ReadFile(t.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("splunk: tls.ca_file: %w", err)
-		}
-		tc.RootCAs = x509.NewCertPool()
-		if !tc.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("splunk: tls.ca_file: %s holds no PEM certificate", t.CAFile)
-		}
+	tc, err := t.ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("splunk: %w", cfgerr.Prefix("tls", err))
 	}
 	return &http.Client{
 		// A collector does not redirect; a redirect means url is wrong

@@ -7,6 +7,9 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/sharelog/sharelog/internal/cfgerr"
+	"github.com/sharelog/sharelog/internal/tlsconf"
 )
 
 // Networks.
@@ -112,27 +115,17 @@ type Config struct {
 	TLS TLS `yaml:"tls"`
 }
 
-// TLS configures the TLS connection (network tls).
-type TLS struct {
-	// CAFile holds the PEM certificates that sign the receiver's
-	// certificate, trusted instead of the system roots; empty: the system
-	// roots.
-	CAFile string `yaml:"ca_file"`
-	// CertFile and KeyFile are a client certificate and its private key
-	// (PEM), for receivers that authenticate their senders (rsyslog
-	// x509/certvalid or x509/name). They are read again at each connection,
-	// so a renewed certificate is used without a restart. The key file is
-	// a secret: keep it readable by sharelog alone.
-	CertFile string `yaml:"cert_file"`
-	KeyFile  string `yaml:"key_file"`
-	// ServerName is the name checked in the receiver's certificate (and
-	// sent as SNI); default the host of Address.
-	ServerName string `yaml:"server_name"`
-	// MinVersion is "1.2" (default) or "1.3".
-	MinVersion string `yaml:"min_version"`
-}
-
-func (t TLS) isZero() bool { return t == TLS{} }
+// TLS configures the TLS connection (network tls): sharelog's one TLS
+// client configuration. ca_file holds the PEM certificates that sign the
+// receiver's certificate, trusted instead of the system roots (empty: the
+// system roots); cert_file and key_file are a client certificate for
+// receivers that authenticate their senders (rsyslog x509/certvalid or
+// x509/name), read again at each connection, so that a renewed
+// certificate is used without a restart; server_name is the name checked
+// in the receiver's certificate (and sent as SNI), default the host of
+// Address; insecure_skip_verify is for tests only; min_version is "1.2"
+// (default) or "1.3".
+type TLS = tlsconf.Config
 
 // SetDefaults fills the unset fields. Hostname stays empty here: New puts
 // the host's name in when it is.
@@ -264,18 +257,11 @@ func (c Config) Validate() error {
 		fail("write_timeout: %s is negative", c.WriteTimeout)
 	}
 	if c.Network != NetworkTLS {
-		if !c.TLS.isZero() {
+		if !c.TLS.IsZero() {
 			fail("tls: is set but network is %s; use network tls", c.Network)
 		}
-	} else {
-		if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
-			fail("tls.cert_file: cert_file and key_file go together")
-		}
-		switch c.TLS.MinVersion {
-		case "1.2", "1.3":
-		default:
-			fail("tls.min_version: %q is not one of 1.2, 1.3", c.TLS.MinVersion)
-		}
+	} else if err := c.TLS.Validate(); err != nil {
+		errs = append(errs, cfgerr.Prefix("tls", err))
 	}
 	return errors.Join(errs...)
 }

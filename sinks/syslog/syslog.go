@@ -31,7 +31,6 @@ package syslog
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -46,6 +45,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sharelog/sharelog"
+	"github.com/sharelog/sharelog/internal/cfgerr"
 )
 
 // Deps are what the sink is given; nil fields take quiet defaults.
@@ -168,38 +168,12 @@ func localHostname() string {
 // tlsConfig makes the client TLS configuration of cfg.TLS, reading the CA
 // file and checking that the client certificate loads.
 func tlsConfig(cfg Config) (*tls.Config, error) {
-	t := cfg.TLS
-	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName}
-	if t.MinVersion == "1.3" {
-		tc.MinVersion = tls.VersionTLS13
+	tc, err := cfg.TLS.ClientConfig()
+	if err != nil {
+		return nil, cfgerr.Prefix("tls", err)
 	}
 	if tc.ServerName == "" {
 		tc.ServerName, _, _ = net.SplitHostPort(cfg.Address)
-	}
-	if t.CAFile != "" {
-		pem, err := os.ReadFile(t.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("tls.ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("tls.ca_file: %s holds no PEM certificate", t.CAFile)
-		}
-		tc.RootCAs = pool
-	}
-	if t.CertFile != "" {
-		if _, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile); err != nil {
-			return nil, fmt.Errorf("tls.cert_file: %w", err)
-		}
-		certFile, keyFile := t.CertFile, t.KeyFile
-		// Read at each handshake, so that a renewed certificate is used.
-		tc.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
-			c, err := tls.LoadX509KeyPair(certFile, keyFile)
-			if err != nil {
-				return nil, fmt.Errorf("client certificate: %w", err)
-			}
-			return &c, nil
-		}
 	}
 	return tc, nil
 }
