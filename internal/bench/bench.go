@@ -24,6 +24,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/sharelog/sharelog/config"
+	"github.com/sharelog/sharelog/internal/kafkax"
 	"github.com/sharelog/sharelog/internal/pipeline"
 	"github.com/sharelog/sharelog/internal/procstat"
 	"github.com/sharelog/sharelog/internal/simulate"
@@ -228,7 +229,7 @@ func newProbe(brokers []string, topic string, partitions, expect int) *probe {
 	for i := range partitions {
 		p.readers = append(p.readers, kafka.NewReader(kafka.ReaderConfig{
 			Brokers: brokers, Topic: topic, Partition: i,
-			MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 250 * time.Millisecond, QueueCapacity: 10000,
+			MinBytes: 1, MaxBytes: 16 << 20, MaxWait: kafkax.ReaderMaxWait, QueueCapacity: 10000,
 			ReadBackoffMin: 2 * time.Millisecond, ReadBackoffMax: time.Second, // see kafkax.NewGroupReader
 		}))
 	}

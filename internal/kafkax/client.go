@@ -71,9 +71,11 @@ func NewConn(cfg Config, brokers []string) (*Conn, error) {
 // flight.
 const fetchWait = 250 * time.Millisecond
 
-// readerMaxWait is kafka-go's MaxWait that makes the broker wait fetchWait.
-// kafka-go's reader sets the connection's read deadline to MaxWait and asks
-// the broker to wait MaxWait − 1 s, keeping a second for the round trip —
+// ReaderMaxWait is the kafka-go ReaderConfig.MaxWait of every sharelog
+// reader (a Conn's readers, and any kafka.Reader made elsewhere, such as the
+// bench's probe): it makes the broker wait fetchWait. kafka-go's reader
+// sets the connection's read deadline to MaxWait and asks the broker to
+// wait MaxWait − 1 s, keeping a second for the round trip —
 // but below 1 s it keeps only MaxWait/4 (MaxWait 250 ms: the broker waits
 // 187 ms and the answer has 62 ms to arrive). A broker that pauses longer
 // (the embedded one collecting garbage or writing its files under load)
@@ -82,7 +84,7 @@ const fetchWait = 250 * time.Millisecond
 // wrong. With fetchWait + 1 s the broker waits fetchWait and its answer has
 // a second of margin. (kafka-go v0.4.51: reader.read, Conn.ReadBatchWith,
 // adjustDeadlineForRTT.)
-const readerMaxWait = fetchWait + time.Second
+const ReaderMaxWait = fetchWait + time.Second
 
 // Brokers returns the bootstrap addresses.
 func (c *Conn) Brokers() []string { return c.brokers }
@@ -132,7 +134,7 @@ func (c *Conn) NewGroupReader(group, topic string, logger *slog.Logger) *kafka.R
 		Dialer:            c.dialer,
 		MinBytes:          1,
 		MaxBytes:          16 << 20,
-		MaxWait:           readerMaxWait,
+		MaxWait:           ReaderMaxWait,
 		QueueCapacity:     1000,
 		CommitInterval:    0, // synchronous commits, only when asked
 		StartOffset:       kafka.FirstOffset,
@@ -172,7 +174,7 @@ func (c *Conn) NewPartitionReader(topic string, partition int) *kafka.Reader {
 		Dialer:         c.dialer,
 		MinBytes:       1,
 		MaxBytes:       16 << 20,
-		MaxWait:        readerMaxWait,
+		MaxWait:        ReaderMaxWait,
 		ReadBackoffMin: 2 * time.Millisecond,
 		ReadBackoffMax: time.Second,
 		MaxAttempts:    3,
