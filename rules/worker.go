@@ -188,6 +188,8 @@ func (w *Worker) partition(ctx context.Context, gen *kafka.Generation, writer *k
 	defer commit()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	// The reader retries on its own: DEBUG, WARN once it fails for 30 s.
+	fetchLog := kafkax.NewFetchLog(w.log, "topic", w.topics.Enriched, "partition", partition)
 	for {
 		fctx, cancel := context.WithTimeout(ctx, time.Second)
 		m, err := r.FetchMessage(fctx)
@@ -201,11 +203,12 @@ func (w *Worker) partition(ctx context.Context, gen *kafka.Generation, writer *k
 			if ctx.Err() != nil {
 				return
 			}
-			if !errors.Is(err, context.DeadlineExceeded) {
-				w.log.Warn("fetch failed; retrying", "partition", partition, "err", err)
+			if !errors.Is(err, context.DeadlineExceeded) { // not an error: nothing new within the second
+				fetchLog.Failed(err)
 			}
 			continue
 		}
+		fetchLog.Fetched()
 		out, ok := w.observe(m)
 		if ok && !out.Empty() {
 			if err := w.produce(ctx, writer, out); err != nil {

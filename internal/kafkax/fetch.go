@@ -3,6 +3,7 @@ package kafkax
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -18,7 +19,7 @@ import (
 // to 5 s. A Kafka outage turns into lag. Errors are logged at DEBUG (at
 // most every 10 s), and at WARN once they have gone on for 30 s without a
 // message fetched or a 20 s pause (a broker restart or a coordinator move
-// heals sooner).
+// heals sooner): see FetchLog.
 func Fetch(ctx context.Context, reader *kafka.Reader, out chan<- kafka.Message, logger *slog.Logger, onError func(error)) {
 	fetch(ctx, reader, out, logger, onError, episode{warnAfter: defaultReaderWarnAfter, quiet: defaultReaderQuiet})
 }
@@ -26,10 +27,8 @@ func Fetch(ctx context.Context, reader *kafka.Reader, out chan<- kafka.Message, 
 // fetch is Fetch with the episode that decides the level of its log.
 func fetch(ctx context.Context, reader *kafka.Reader, out chan<- kafka.Message, logger *slog.Logger, onError func(error), ep episode) {
 	defer close(out)
-	var (
-		backoff    time.Duration
-		lastLogged time.Time
-	)
+	var backoff time.Duration
+	log := newFetchLog(logger, ep, "topic", reader.Config().Topic)
 	for {
 		m, err := reader.FetchMessage(ctx)
 		if err != nil {
@@ -40,16 +39,7 @@ func fetch(ctx context.Context, reader *kafka.Reader, out chan<- kafka.Message, 
 				onError(err)
 			}
 			backoff = min(max(2*backoff, 50*time.Millisecond), 5*time.Second)
-			failing, count, warn := ep.fail(time.Now())
-			switch {
-			case logger == nil:
-			case warn:
-				logger.Warn("fetch failing; the reader retries", "topic", reader.Config().Topic, "err", err,
-					"for", failing.Round(time.Second), "errors", count, "backoff", backoff)
-			case time.Since(lastLogged) > 10*time.Second:
-				logger.Debug("fetch failed; the reader retries", "topic", reader.Config().Topic, "err", err, "backoff", backoff)
-				lastLogged = time.Now()
-			}
+			log.Failed(err, "backoff", backoff)
 			select {
 			case <-ctx.Done():
 				return
@@ -58,7 +48,7 @@ func fetch(ctx context.Context, reader *kafka.Reader, out chan<- kafka.Message, 
 			continue
 		}
 		backoff = 0
-		ep.reset()
+		log.Fetched()
 		select {
 		case out <- m:
 		case <-ctx.Done():
@@ -66,3 +56,52 @@ func fetch(ctx context.Context, reader *kafka.Reader, out chan<- kafka.Message, 
 		}
 	}
 }
+
+// FetchLog logs the failed fetches of a loop over a kafka-go reader by the
+// rule of Fetch and of a Conn's readers: the reader heals by itself (a
+// broker restart, a leader or coordinator move), so an error is logged at
+// DEBUG, at most once every 10 s, and at WARN once fetches have failed for
+// 30 s with no message fetched and no gap of 20 s between two errors (the
+// reader has not worked for that long: a person is needed), then once per
+// 30 s while that goes on, saying for how long and how many errors.
+//
+// Fetch uses one; a loop of its own (the rules worker's partition readers)
+// calls Failed after each failed fetch and Fetched after each message.
+// A FetchLog is not safe for concurrent use: one per fetching goroutine.
+type FetchLog struct {
+	logger    *slog.Logger
+	attrs     []any
+	now       func() time.Time
+	ep        episode
+	lastDebug time.Time
+}
+
+// NewFetchLog returns a FetchLog that writes to logger (nil: nowhere),
+// with attrs (the topic, the partition) on every record.
+func NewFetchLog(logger *slog.Logger, attrs ...any) *FetchLog {
+	return newFetchLog(logger, episode{warnAfter: defaultReaderWarnAfter, quiet: defaultReaderQuiet}, attrs...)
+}
+
+func newFetchLog(logger *slog.Logger, ep episode, attrs ...any) *FetchLog {
+	return &FetchLog{logger: logger, attrs: slices.Clip(attrs), now: time.Now, ep: ep}
+}
+
+// Failed records a failed fetch and logs err at the level the rule gives,
+// with attrs (the back-off, say) after it.
+func (l *FetchLog) Failed(err error, attrs ...any) {
+	now := l.now()
+	failing, count, warn := l.ep.fail(now)
+	switch {
+	case l.logger == nil:
+	case warn:
+		l.logger.Warn("fetch failing; the reader retries", slices.Concat(l.attrs,
+			[]any{"err", err, "for", failing.Round(time.Second), "errors", count}, attrs)...)
+	case now.Sub(l.lastDebug) > 10*time.Second:
+		l.logger.Debug("fetch failed; the reader retries", slices.Concat(l.attrs, []any{"err", err}, attrs)...)
+		l.lastDebug = now
+	}
+}
+
+// Fetched records a fetched message: the reader works, which ends the
+// episode of errors.
+func (l *FetchLog) Fetched() { l.ep.reset() }
