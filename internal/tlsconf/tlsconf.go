@@ -1,6 +1,7 @@
 // Package tlsconf is sharelog's one TLS client configuration: the `tls:`
 // section of Kafka and of every sink that speaks TLS (Elasticsearch,
-// Splunk, syslog) is a Config, with the same keys and the same meaning.
+// Splunk, syslog; the email sink's keys are inline in its smtp section) is
+// a Config, with the same keys and the same meaning.
 package tlsconf
 
 import (

@@ -15,7 +15,9 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/sharelog/sharelog"
+	"github.com/sharelog/sharelog/internal/cfgerr"
 	"github.com/sharelog/sharelog/internal/secret"
+	"github.com/sharelog/sharelog/internal/tlsconf"
 )
 
 // DefaultBatchWait is what the registry should default this sink's
@@ -107,15 +109,21 @@ type SMTP struct {
 	// Timeout bounds each step: dial, handshake, each command, each
 	// message's data (default 30s).
 	Timeout time.Duration `yaml:"timeout"`
-	// CAFile is a PEM file of extra CA certificates trusted for the
-	// server's certificate, besides the system's.
-	CAFile string `yaml:"ca_file"`
-	// ServerName is the name the server's certificate must hold (default:
-	// the host of Address).
-	ServerName string `yaml:"server_name"`
-	// InsecureSkipVerify accepts any server certificate: encryption without
-	// authentication of the server. For tests only.
-	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
+	// Config is sharelog's one TLS client configuration, for STARTTLS and
+	// implicit_tls alike, its keys inline in smtp (smtp.ca_file, as
+	// before): ca_file, a PEM file of the authorities that sign the
+	// server's certificate, trusted instead of the system roots; cert_file
+	// and key_file, a client certificate; server_name, the name the
+	// server's certificate must hold (default: the host of Address);
+	// insecure_skip_verify, any certificate, encryption without
+	// authentication of the server, for tests only; min_version (1.2 or
+	// 1.3). See tlsconf.Config.
+	//
+	// Earlier versions added ca_file to the system roots; it now replaces
+	// them, as in every other tls section. A server whose certificate a
+	// public CA signs needs no ca_file; to trust both, put the system
+	// roots into the file too.
+	tlsconf.Config `yaml:",inline"`
 }
 
 // LinkNotification opts one link in.
@@ -217,6 +225,9 @@ func (c Config) Validate() error {
 	}
 	if s.ServerName != "" && strings.ContainsAny(s.ServerName, " \t\r\n/") {
 		add("smtp.server_name", "%q must be a host name", s.ServerName)
+	}
+	if err := s.Config.Validate(); err != nil {
+		errs = append(errs, cfgerr.Prefix("smtp", err))
 	}
 	for i, n := range c.LinkNotifications {
 		errs = append(errs, n.validate(fmt.Sprintf("link_notifications[%d]", i))...)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/sharelog/sharelog"
 	"github.com/sharelog/sharelog/internal/secret"
+	"github.com/sharelog/sharelog/internal/tlsconf"
 )
 
 func TestConfigYAMLAndDefaults(t *testing.T) {
@@ -19,6 +20,8 @@ smtp:
   password: {env: SMTP_PASSWORD}
   from: "sharelog <sharelog@example.com>"
   ca_file: /etc/ssl/smtp-ca.pem
+  server_name: mail.example.com
+  min_version: "1.3"
 link_notifications:
   - link: lk_9
     to: [owner@example.com]
@@ -43,6 +46,10 @@ alerts: {to: [secops@example.com], min_severity: medium, rules: []}
 	if got := c.LinkNotifications[1].Actions; len(got) != 4 || got[0] != sharelog.LinkOpened || got[3] != sharelog.LinkSaved {
 		t.Errorf("default actions %v", got)
 	}
+	// The TLS keys are tlsconf's, inline in smtp.
+	if want := (tlsconf.Config{CAFile: "/etc/ssl/smtp-ca.pem", ServerName: "mail.example.com", MinVersion: "1.3"}); c.SMTP.Config != want {
+		t.Errorf("smtp TLS %+v, want %+v", c.SMTP.Config, want)
+	}
 	if c.Alerts.MinSeverity != sharelog.SeverityMedium || c.SMTP.Password != (secret.Ref{Env: "SMTP_PASSWORD"}) {
 		t.Errorf("alerts %+v password %+v", c.Alerts, c.SMTP.Password)
 	}
@@ -61,6 +68,7 @@ func TestConfigValidateNamesFields(t *testing.T) {
 			From:     "not an address",
 			HELO:     "two words",
 			Timeout:  time.Millisecond,
+			Config:   tlsconf.Config{CertFile: "client.pem", MinVersion: "1.1"},
 		},
 		LinkNotifications: []LinkNotification{
 			{Link: "", To: nil},
@@ -74,6 +82,7 @@ func TestConfigValidateNamesFields(t *testing.T) {
 	}
 	for _, want := range []string{
 		"smtp.address:", "smtp.starttls:", "smtp.auth:", "smtp.password:", "smtp.from:", "smtp.helo:", "smtp.timeout:",
+		"smtp.cert_file:", "smtp.min_version:",
 		"link_notifications[0].link:", "link_notifications[0].to:", "link_notifications[1].to[1]:",
 		"link_notifications[1].actions[0]:", "link_notifications[1].actions[1]:",
 		"alerts.to:", "alerts.min_severity:", "alerts.rules[0]:",

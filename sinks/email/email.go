@@ -56,8 +56,10 @@ type Deps struct {
 	Registerer prometheus.Registerer // nil: metrics kept, not exported
 	Now        func() time.Time      // nil: time.Now; the Date header's clock
 	// TLSConfig, when set, is the base of the TLS client configuration
-	// (its RootCAs, certificates…); the sink clones it and sets the server
-	// name, ca_file and insecure_skip_verify over it.
+	// (its RootCAs, certificates…); the sink clones it and sets the smtp
+	// TLS settings over it: the server name, smtp.ca_file instead of its
+	// RootCAs, smtp.cert_file instead of its certificates,
+	// insecure_skip_verify and min_version.
 	TLSConfig *tls.Config
 }
 

@@ -2,6 +2,8 @@ package email
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"os"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/sharelog/sharelog"
 	"github.com/sharelog/sharelog/internal/secret"
+	"github.com/sharelog/sharelog/internal/tlsconf"
 )
 
 const testPassword = "s3cret-Passw0rd"
@@ -36,7 +39,7 @@ func testConfig(t testing.TB, ts *testServer) *Config {
 			From:     "sharelog <sharelog@example.com>",
 			HELO:     "sharelog.test",
 			Timeout:  5 * time.Second,
-			CAFile:   ts.caFile,
+			Config:   tlsconf.Config{CAFile: ts.caFile},
 		},
 		LinkNotifications: []LinkNotification{
 			{Link: "lk_9", To: []string{"Owner <owner@example.com>"}, Actions: []sharelog.Action{sharelog.LinkOpened, sharelog.LinkDownloaded}},
@@ -438,6 +441,70 @@ func TestUntrustedCertificateIsRetryable(t *testing.T) {
 	if ts.authFails != 0 || len(ts.received()) != 0 {
 		t.Error("credentials or mail sent")
 	}
+}
+
+// TestCAFileIsTrustedInsteadOfSystemRoots: smtp.ca_file is tlsconf's
+// ca_file. A server whose certificate its authority signed is accepted; one
+// of another authority is refused before any credential is sent, even when
+// the base configuration (Deps.TLSConfig) trusts that other authority:
+// ca_file replaces the roots, it does not add to them.
+func TestCAFileIsTrustedInsteadOfSystemRoots(t *testing.T) {
+	users := map[string]string{"sharelog": testPassword}
+	ours := newTestServer(t, serverOpts{users: users})
+	otherCert := newOtherCert(t, "another SMTP authority")
+	theirs := newTestServer(t, serverOpts{users: users, cert: &otherCert})
+	ev := []*sharelog.Event{linkEvent(1, "lk_9", sharelog.LinkOpened)}
+
+	cfg := testConfig(t, ours) // ca_file: our authority
+	if err := newSink(t, cfg, Deps{}).Write(context.Background(), ev); err != nil {
+		t.Fatalf("server of the ca_file's authority: %v", err)
+	}
+	if got := ours.received(); len(got) != 1 || !got[0].TLS {
+		t.Fatalf("mails %+v, want one over TLS", got)
+	}
+
+	theirRoots := x509.NewCertPool()
+	if !theirRoots.AppendCertsFromPEM(mustRead(t, otherCert.caFile)) {
+		t.Fatal("no certificate in the other authority's file")
+	}
+	for _, deps := range []Deps{{}, {TLSConfig: &tls.Config{RootCAs: theirRoots}}} {
+		cfg := testConfig(t, theirs) // still ca_file: our authority
+		cfg.SMTP.CAFile = ours.caFile
+		err := newSink(t, cfg, deps).Write(context.Background(), ev)
+		var unknown x509.UnknownAuthorityError
+		if !errors.As(err, &unknown) || sharelog.IsPermanent(err) {
+			t.Errorf("base roots %v: server of another authority: %v; want a retryable unknown authority error", deps.TLSConfig != nil, err)
+		}
+	}
+	// Without ca_file, the base's roots are used.
+	cfg = testConfig(t, theirs)
+	cfg.SMTP.CAFile = ""
+	if err := newSink(t, cfg, Deps{TLSConfig: &tls.Config{RootCAs: theirRoots}}).Write(context.Background(), ev); err != nil {
+		t.Errorf("no ca_file, base roots of the server's authority: %v", err)
+	}
+	if theirs.authFails != 0 || len(theirs.received()) != 1 {
+		t.Errorf("other server: %d failed logins, %d mails; want 0 and 1 (the base roots' session)", theirs.authFails, len(theirs.received()))
+	}
+
+	// The roots are the file's alone.
+	s := newSink(t, testConfig(t, ours), Deps{TLSConfig: &tls.Config{RootCAs: theirRoots}})
+	want := x509.NewCertPool()
+	want.AppendCertsFromPEM(mustRead(t, ours.caFile))
+	if s.tls.RootCAs == nil || !s.tls.RootCAs.Equal(want) {
+		t.Error("the roots are not exactly the ca_file's certificates")
+	}
+	if s.tls.ServerName != "127.0.0.1" || s.tls.MinVersion != tls.VersionTLS12 {
+		t.Errorf("server name %q, min version %x; want the host of address, TLS 1.2", s.tls.ServerName, s.tls.MinVersion)
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 func TestNetworkErrorIsRetryable(t *testing.T) {

@@ -46,34 +46,52 @@ var (
 
 func newTestCert(t testing.TB) testCert {
 	t.Helper()
-	certOnce.Do(func() {
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			panic(err)
-		}
-		tmpl := &x509.Certificate{
-			SerialNumber:          big.NewInt(1),
-			Subject:               pkix.Name{CommonName: "sharelog test SMTP"},
-			NotBefore:             time.Now().Add(-time.Hour),
-			NotAfter:              time.Now().Add(24 * time.Hour),
-			KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-			ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-			BasicConstraintsValid: true,
-			IsCA:                  true,
-			IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-			DNSNames:              []string{"localhost"},
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-		if err != nil {
-			panic(err)
-		}
-		kder, err := x509.MarshalECPrivateKey(key)
-		if err != nil {
-			panic(err)
-		}
-		certPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-		keyPEM = pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
-	})
+	certOnce.Do(func() { certPEM, keyPEM = selfSigned("sharelog test SMTP") })
+	return writeTestCert(t, certPEM, keyPEM)
+}
+
+// newOtherCert is a self-signed certificate like newTestCert's, of an
+// authority of its own.
+func newOtherCert(t testing.TB, name string) testCert {
+	t.Helper()
+	cert, key := selfSigned(name)
+	return writeTestCert(t, cert, key)
+}
+
+// selfSigned returns a new self-signed certificate (a CA) for 127.0.0.1 and
+// localhost, and its key, PEM.
+func selfSigned(name string) (cert, key []byte) {
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		panic(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: name},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
+		DNSNames:              []string{"localhost"},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
+	if err != nil {
+		panic(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(priv)
+	if err != nil {
+		panic(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
+}
+
+// writeTestCert writes certPEM to a file of the test's, to trust it.
+func writeTestCert(t testing.TB, certPEM, keyPEM []byte) testCert {
+	t.Helper()
 	c, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		t.Fatal(err)
@@ -103,6 +121,7 @@ type serverOpts struct {
 	users       map[string]string // AUTH PLAIN/LOGIN users; nil: no AUTH
 	suite       bool              // steered by the embedded Recorder
 	discard     bool              // keep nothing (benchmarks)
+	cert        *testCert         // the server's certificate; nil: newTestCert's
 }
 
 // testServer is a real SMTP server (emersion/go-smtp) on loopback that
@@ -125,6 +144,9 @@ type testServer struct {
 func newTestServer(t testing.TB, opts serverOpts) *testServer {
 	t.Helper()
 	cert := newTestCert(t)
+	if opts.cert != nil {
+		cert = *opts.cert
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ts := &testServer{caFile: cert.caFile, opts: opts, ctx: ctx, rcptErr: map[string]*smtp.SMTPError{}}
 	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {

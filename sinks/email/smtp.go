@@ -3,55 +3,42 @@ package email
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
 	"net/smtp"
 	"net/textproto"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/sharelog/sharelog"
+	"github.com/sharelog/sharelog/internal/cfgerr"
 )
 
-// tlsConfig is the client TLS configuration: base (or a new one), the
-// server name, the system roots plus ca_file, TLS 1.2 at least.
+// tlsConfig is the client TLS configuration: c's tlsconf.Config (ca_file
+// instead of the system roots, a client certificate, TLS 1.2 at least) over
+// a clone of base, when given (ca_file then replaces its RootCAs too), with
+// the server name defaulting to the host of c.Address.
 func tlsConfig(c SMTP, base *tls.Config) (*tls.Config, error) {
-	var cfg *tls.Config
-	if base != nil {
-		cfg = base.Clone()
-	} else {
-		cfg = &tls.Config{}
+	cfg, err := c.ClientConfig()
+	if err != nil {
+		return nil, cfgerr.Prefix("smtp", err)
 	}
-	if cfg.MinVersion < tls.VersionTLS12 {
-		cfg.MinVersion = tls.VersionTLS12
+	if base != nil {
+		own := cfg
+		cfg = base.Clone()
+		cfg.MinVersion = max(cfg.MinVersion, own.MinVersion)
+		cfg.InsecureSkipVerify = cfg.InsecureSkipVerify || own.InsecureSkipVerify
+		if own.RootCAs != nil {
+			cfg.RootCAs = own.RootCAs
+		}
+		if own.GetClientCertificate != nil {
+			cfg.GetClientCertificate = own.GetClientCertificate
+		}
 	}
 	cfg.ServerName = c.ServerName
 	if cfg.ServerName == "" {
 		cfg.ServerName, _, _ = net.SplitHostPort(c.Address)
-	}
-	if c.CAFile != "" {
-		pem, err := os.ReadFile(c.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("smtp.ca_file: %w", err)
-		}
-		pool := cfg.RootCAs
-		if pool == nil {
-			if pool, err = x509.SystemCertPool(); err != nil || pool == nil {
-				pool = x509.NewCertPool()
-			}
-		} else {
-			pool = pool.Clone()
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("smtp.ca_file: %s holds no PEM certificate", c.CAFile)
-		}
-		cfg.RootCAs = pool
-	}
-	if c.InsecureSkipVerify {
-		cfg.InsecureSkipVerify = true
 	}
 	return cfg, nil
 }
