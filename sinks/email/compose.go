@@ -103,12 +103,13 @@ func viewEvent(ev *sharelog.Event, short bool) eventView {
 		}
 		v.Path = clean(f.Path, 300)
 	}
-	v.Workspace = clean(ev.Workspace.ID, 100)
+	// Ids are shown whole: validation bounds them (MaxRefLen).
+	v.Workspace = clean(ev.Workspace.ID, sharelog.MaxRefLen)
 	if ev.Workspace.Name != "" {
 		v.Workspace = clean(ev.Workspace.Name, 100) + " (" + v.Workspace + ")"
 	}
 	if ev.Link != nil {
-		v.Link = clean(ev.Link.ID, 100)
+		v.Link = clean(ev.Link.ID, sharelog.MaxRefLen)
 	}
 	return v
 }
@@ -312,7 +313,7 @@ func label(b *bytes.Buffer, indent, name, value string) {
 }
 
 func (s *Sink) linkBodies(text, html *bytes.Buffer, views []eventView, m *message) {
-	link := clean(m.link, 100)
+	link := clean(m.link, sharelog.MaxRefLen)
 	ids := make([]string, len(m.ids))
 	for i, id := range m.ids {
 		ids[i] = token(id)
