@@ -31,14 +31,18 @@ import (
 //     "accepted" says how many (a JSON array that is not well-formed is
 //     refused whole, since no event after the fault can be located);
 //   - 401: no valid bearer key; 413: body or event count over the limit;
-//   - 429: too many concurrent requests; 503: Kafka did not acknowledge
-//     within the produce timeout. Both carry Retry-After; nothing of a 503
-//     batch may be taken as accepted (a retry may duplicate some events).
+//   - 408: the body did not arrive within body_timeout, or fell behind
+//     min_body_rate (the connection is closed; nothing was produced);
+//   - 429: too many concurrent requests, in all (max_in_flight) or of this
+//     key (max_in_flight_per_key); 503: Kafka did not acknowledge within
+//     the produce timeout. Both carry Retry-After; nothing of a 503 batch
+//     may be taken as accepted (a retry may duplicate some events).
 type Handler struct {
 	cfg     Config
 	client  *Client
 	keys    [][sha256.Size]byte
 	slots   chan struct{}
+	keySlot []chan struct{} // per key, in the order of keys
 	log     *slog.Logger
 	metrics *handlerMetrics
 }
@@ -79,6 +83,7 @@ func NewHandler(cfg Config, keys []string, client *Client, logger *slog.Logger, 
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	cfg.SetDefaults()
 	h := &Handler{cfg: cfg, client: client, slots: make(chan struct{}, cfg.MaxInFlight), log: logger, metrics: &handlerMetrics{
 		accepted: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "sharelog_ingest_events_accepted_total", Help: "Events acknowledged by Kafka and answered as accepted.",
@@ -100,6 +105,7 @@ func NewHandler(cfg Config, keys []string, client *Client, logger *slog.Logger, 
 	}}
 	for _, k := range keys {
 		h.keys = append(h.keys, sha256.Sum256([]byte(k)))
+		h.keySlot = append(h.keySlot, make(chan struct{}, cfg.MaxInFlightPerKey))
 	}
 	if reg != nil {
 		m := h.metrics
@@ -116,30 +122,59 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request) int {
+	bodyRead := false
+	if r.ContentLength != 0 {
+		// Until the body is read, a refusal closes the connection: net/http
+		// would otherwise read the rest of the body, without a deadline,
+		// before sending the answer and after it (a stalled body: never).
+		// The read deadline set on return stops that drain at once.
+		w.Header().Set("Connection", "close")
+		defer func() {
+			if !bodyRead {
+				_ = http.NewResponseController(w).SetReadDeadline(time.Now())
+			}
+		}()
+	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		return h.fail(w, http.StatusMethodNotAllowed, "use POST")
 	}
-	if !h.authorized(r.Header.Get("Authorization")) {
+	ki := h.authorized(r.Header.Get("Authorization"))
+	if ki < 0 {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="sharelog ingest"`)
 		return h.fail(w, http.StatusUnauthorized, "a valid ingest key is required: Authorization: Bearer <key>")
+	}
+	select {
+	case h.keySlot[ki] <- struct{}{}:
+		defer func() { <-h.keySlot[ki] }()
+	default:
+		h.retryAfter(w)
+		return h.fail(w, http.StatusTooManyRequests, fmt.Sprintf("this key has %d requests in flight, the limit of ingest.max_in_flight_per_key; retry later", cap(h.keySlot[ki])))
 	}
 	select {
 	case h.slots <- struct{}{}:
 		defer func() { <-h.slots }()
 	default:
 		h.retryAfter(w)
-		return h.fail(w, http.StatusTooManyRequests, "too many requests in flight; retry later")
+		return h.fail(w, http.StatusTooManyRequests, fmt.Sprintf("%d requests in flight, the limit of ingest.max_in_flight; retry later", cap(h.slots)))
 	}
 
 	body, err := h.readBody(w, r)
 	if err != nil {
 		var tl *tooLargeError
-		if errors.As(err, &tl) {
+		var st *slowBodyError
+		switch {
+		case errors.As(err, &tl):
 			return h.fail(w, http.StatusRequestEntityTooLarge, tl.Error())
+		case errors.As(err, &st):
+			h.log.Warn("ingest: request body too slow, cut off", "key", ki, "remote", r.RemoteAddr, "limit", st.limit, "bytes", st.n, "err", st.err)
+			w.Header().Set("Connection", "close")
+			return h.fail(w, http.StatusRequestTimeout, st.Error())
 		}
 		return h.fail(w, http.StatusBadRequest, err.Error())
 	}
+	bodyRead = true
+	w.Header().Del("Connection")
 	items, err := sharelog.ParseBatch(body)
 	if err != nil {
 		h.metrics.rejected.WithLabelValues("malformed").Inc()
@@ -217,19 +252,22 @@ func peekID(raw []byte) string {
 	return id
 }
 
-// authorized compares the bearer key with every configured key in constant
-// time (over their SHA-256, so that the length leaks nothing either).
-func (h *Handler) authorized(header string) bool {
+// authorized returns the index of the configured key that the bearer key
+// is, or -1. It compares with every key in constant time (over their
+// SHA-256, so that the length leaks nothing either), so the time taken
+// does not say which key matched or came close.
+func (h *Handler) authorized(header string) int {
 	const prefix = "Bearer "
 	if len(header) <= len(prefix) || !strings.EqualFold(header[:len(prefix)], prefix) {
-		return false
+		return -1
 	}
 	sum := sha256.Sum256([]byte(strings.TrimSpace(header[len(prefix):])))
-	ok := 0
+	found := -1
 	for i := range h.keys {
-		ok |= subtle.ConstantTimeCompare(sum[:], h.keys[i][:])
+		eq := subtle.ConstantTimeCompare(sum[:], h.keys[i][:])
+		found = subtle.ConstantTimeSelect(eq, i, found)
 	}
-	return ok == 1
+	return found
 }
 
 type tooLargeError struct{ limit int64 }
@@ -245,7 +283,23 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, erro
 	if r.ContentLength > limit {
 		return nil, &tooLargeError{limit}
 	}
-	var src io.Reader = http.MaxBytesReader(w, r.Body, limit)
+	paced := newPacedReader(http.NewResponseController(w), r.Body, h.cfg)
+	body, err := h.decodeBody(w, r, paced)
+	if err != nil {
+		if st := paced.slow(); st != nil {
+			return nil, st
+		}
+		return nil, err
+	}
+	paced.done()
+	return body, nil
+}
+
+// decodeBody reads body through MaxBytesReader and the decoder of
+// Content-Encoding.
+func (h *Handler) decodeBody(w http.ResponseWriter, r *http.Request, body io.ReadCloser) ([]byte, error) {
+	limit := h.cfg.MaxBodyBytes
+	var src io.Reader = http.MaxBytesReader(w, body, limit)
 	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
 	case "", "identity":
 	case "gzip", "x-gzip":
@@ -285,7 +339,10 @@ func (h *Handler) fail(w http.ResponseWriter, code int, msg string) int {
 	return h.reply(w, code, Response{Error: msg})
 }
 
+// reply writes the answer within body_timeout, so that a client that does
+// not read it (a long list of refused events) cannot hold its slot either.
 func (h *Handler) reply(w http.ResponseWriter, code int, resp Response) int {
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(h.cfg.BodyTimeout))
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(resp)
