@@ -38,6 +38,8 @@ type Principal struct {
 	All bool
 	// Workspaces are the workspaces it may read, sorted, when not All.
 	Workspaces []string
+
+	index int // the token's position in the Authenticator (per-token limits)
 }
 
 // Allows reports whether p may read the events of workspace ws.
@@ -65,6 +67,9 @@ type authToken struct {
 	sum       [sha256.Size]byte
 	principal Principal
 }
+
+// count is the number of tokens; Principal.index is below it.
+func (a *Authenticator) count() int { return len(a.tokens) }
 
 // NewAuthenticator returns an authenticator accepting tokens (validated
 // first; at least one).
@@ -111,5 +116,6 @@ func (a *Authenticator) Authenticate(header string) (*Principal, error) {
 		return nil, ErrBadToken
 	}
 	p := a.tokens[found].principal
+	p.index = found
 	return &p, nil
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/sharelog/sharelog/internal/cfgerr"
 	"github.com/sharelog/sharelog/internal/stream"
@@ -27,6 +28,18 @@ type Config struct {
 	// MaxInFlight limits concurrent queries (a CSV export holds its slot
 	// until it is done); more are answered 429. Default 16.
 	MaxInFlight int `yaml:"max_in_flight"`
+	// MaxInFlightPerToken limits the concurrent queries of one token, so
+	// that one tenant (16 CSV exports nobody reads) cannot hold every slot
+	// of max_in_flight; more are answered 429. Default: a quarter of
+	// max_in_flight, at least 1 (4 of the default 16).
+	MaxInFlightPerToken int `yaml:"max_in_flight_per_token"`
+	// WriteTimeout bounds each write of an answer to the client (a CSV
+	// export, a JSON page, a link report): the deadline moves forward as
+	// the client reads, so a long export is fine, but a client that stops
+	// reading for this long is cut off (the connection is closed, the
+	// answer left incomplete), logged and counted in
+	// sharelog_api_slow_readers_total. Default 30s.
+	WriteTimeout time.Duration `yaml:"write_timeout"`
 	// Stream configures the live stream, GET /v1/stream.
 	Stream stream.Config `yaml:"stream"`
 }
@@ -51,6 +64,12 @@ func (c *Config) SetDefaults() {
 	if c.MaxInFlight == 0 {
 		c.MaxInFlight = 16
 	}
+	if c.MaxInFlightPerToken == 0 {
+		c.MaxInFlightPerToken = max(1, c.MaxInFlight/4)
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = 30 * time.Second
+	}
 	c.Stream.SetDefaults()
 }
 
@@ -62,6 +81,12 @@ func (c Config) Validate() error {
 	errs = append(errs, validateTokens(c.Tokens, func(i int) string { return fmt.Sprintf("tokens[%d]", i) }))
 	if c.MaxInFlight < 1 {
 		errs = append(errs, fmt.Errorf("max_in_flight: %d must be at least 1", c.MaxInFlight))
+	}
+	if c.MaxInFlightPerToken < 1 || c.MaxInFlightPerToken > c.MaxInFlight {
+		errs = append(errs, fmt.Errorf("max_in_flight_per_token: %d is not between 1 and max_in_flight (%d)", c.MaxInFlightPerToken, c.MaxInFlight))
+	}
+	if c.WriteTimeout < time.Millisecond {
+		errs = append(errs, fmt.Errorf("write_timeout: %s is under 1ms", c.WriteTimeout))
 	}
 	errs = append(errs, cfgerr.Prefix("stream", c.Stream.Validate()))
 	return errors.Join(errs...)

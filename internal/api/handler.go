@@ -54,16 +54,19 @@ type Deps struct {
 // without a valid token (WWW-Authenticate: Bearer); 403 when a workspace
 // asked for is outside the token's; 404 for a link without events in the
 // token's workspaces; 429 (Retry-After) over max_in_flight concurrent
-// queries; 500 when the archive cannot be read. A CSV export that fails
-// after its first byte is aborted (the connection is reset, a chunked
-// transfer left unterminated), so a client never takes a cut-off export for
-// a complete one.
+// queries, or max_in_flight_per_token of one token; 500 when the archive
+// cannot be read. A CSV export that fails after its first byte is aborted
+// (the connection is reset, a chunked transfer left unterminated), so a
+// client never takes a cut-off export for a complete one; so is any answer
+// to a client that stops reading it for write_timeout.
 type Handler struct {
 	engine   *query.Engine
 	root     string
 	auth     *Authenticator
 	log      *slog.Logger
 	slots    chan struct{}
+	perToken []chan struct{} // by Principal.index
+	wtimeout time.Duration   // api.write_timeout
 	mux      *http.ServeMux
 	metrics  *metrics
 	hub      *stream.Hub
@@ -78,6 +81,7 @@ type metrics struct {
 	duration *prometheus.HistogramVec
 	scanned  *prometheus.CounterVec
 	returned *prometheus.CounterVec
+	slow     *prometheus.CounterVec
 }
 
 // NewHandler returns the handler over the archive at deps.ArchiveDir.
@@ -95,7 +99,7 @@ func NewHandler(cfg Config, deps Deps) (*Handler, error) {
 		metrics: &metrics{
 			requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 				Name: "sharelog_api_requests_total",
-				Help: "Query API requests by endpoint (events, export, activity) and HTTP status code (aborted: a CSV export cut off after its first byte).",
+				Help: "Query API requests by endpoint (events, export, activity) and HTTP status code (aborted: an answer cut off after its first byte, by an error or a client that stopped reading).",
 			}, []string{"endpoint", "code"}),
 			duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 				Name: "sharelog_api_query_duration_seconds", Help: "Time spent reading the archive for one request (a CSV export: the whole transfer), by endpoint.",
@@ -107,11 +111,18 @@ func NewHandler(cfg Config, deps Deps) (*Handler, error) {
 			returned: prometheus.NewCounterVec(prometheus.CounterOpts{
 				Name: "sharelog_api_events_returned_total", Help: "Events returned (JSON) or written (CSV), by endpoint.",
 			}, []string{"endpoint"}),
+			slow: prometheus.NewCounterVec(prometheus.CounterOpts{
+				Name: "sharelog_api_slow_readers_total", Help: "Answers cut off because the client stopped reading for api.write_timeout, by endpoint.",
+			}, []string{"endpoint"}),
 		},
+	}
+	h.wtimeout = cfg.WriteTimeout
+	for range deps.Auth.count() {
+		h.perToken = append(h.perToken, make(chan struct{}, cfg.MaxInFlightPerToken))
 	}
 	if deps.Registerer != nil {
 		m := h.metrics
-		deps.Registerer.MustRegister(m.requests, m.duration, m.scanned, m.returned)
+		deps.Registerer.MustRegister(m.requests, m.duration, m.scanned, m.returned, m.slow)
 	}
 	h.mux.Handle(Patterns[0], h.route("events", h.events))
 	h.mux.Handle(Patterns[1], h.route("activity", h.activity))
@@ -137,12 +148,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.Serv
 type endpointFunc func(w http.ResponseWriter, r *http.Request, p *Principal) (endpoint string, code int)
 
 func (h *Handler) route(endpoint string, fn endpointFunc) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		ep, code, name := endpoint, 0, ""
+		w := newDeadlineWriter(rw, h.wtimeout)
 		defer func() {
 			label := strconv.Itoa(code)
 			v := recover()
+			if w.timedOut {
+				h.metrics.slow.WithLabelValues(ep).Inc()
+				h.log.Warn("api: the client stopped reading; answer cut off at api.write_timeout", "endpoint", ep, "token", name,
+					"bytes_written", w.n, "write_timeout", h.wtimeout, "duration", time.Since(start))
+			}
 			if v != nil {
 				label = "aborted"
 			}
@@ -165,16 +182,33 @@ func (h *Handler) route(endpoint string, fn endpointFunc) http.Handler {
 		}
 		name = p.Name
 		select {
+		case h.perToken[p.index] <- struct{}{}:
+			defer func() { <-h.perToken[p.index] }()
+		default:
+			w.Header().Set("Retry-After", "1")
+			code = h.fail(w, http.StatusTooManyRequests, fmt.Sprintf("the token %q has %d queries in flight, the limit of api.max_in_flight_per_token; retry later", p.Name, cap(h.perToken[p.index])))
+			return
+		}
+		select {
 		case h.slots <- struct{}{}:
 			defer func() { <-h.slots }()
 		default:
 			w.Header().Set("Retry-After", "1")
-			code = h.fail(w, http.StatusTooManyRequests, "too many queries in flight; retry later")
+			code = h.fail(w, http.StatusTooManyRequests, fmt.Sprintf("%d queries in flight, the limit of api.max_in_flight; retry later", cap(h.slots)))
 			return
 		}
 		ep, code = fn(w, r, p)
+		if code == codeAborted || w.timedOut {
+			// What was sent is incomplete: close the connection (a chunked
+			// transfer stays unterminated).
+			panic(http.ErrAbortHandler)
+		}
 	})
 }
+
+// codeAborted is the code an endpointFunc returns for an answer that failed
+// after its first byte: the route aborts the response.
+const codeAborted = -1
 
 // fail writes a JSON error and returns its code. msg may hold several
 // errors on separate lines (errors.Join); they are joined with "; ".
@@ -299,7 +333,9 @@ func (h *Handler) page(w http.ResponseWriter, r *http.Request, req *eventsReques
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(buf)))
 	w.WriteHeader(http.StatusOK)
-	w.Write(buf)
+	if _, err := w.Write(buf); err == nil {
+		_ = http.NewResponseController(w).Flush() // the last piece, under api.write_timeout
+	}
 	return http.StatusOK
 }
 
@@ -339,7 +375,9 @@ func (h *Handler) export(w http.ResponseWriter, r *http.Request, p *Principal, r
 				if err := out.Flush(); err != nil {
 					return err
 				}
-				_ = rc.Flush() // not every ResponseWriter can
+				if err := rc.Flush(); err != nil { // under api.write_timeout
+					return err
+				}
 			}
 			return nil
 		})
@@ -350,18 +388,23 @@ func (h *Handler) export(w http.ResponseWriter, r *http.Request, p *Principal, r
 	if err == nil {
 		err = out.Flush()
 	}
+	if err == nil {
+		err = rc.Flush()
+	}
 	h.observe("export", start, st, out.Rows())
 	if err != nil {
 		if cw.n == 0 { // nothing sent: a proper error answer is still possible
 			hdr.Del("Content-Disposition")
 			return h.internal(w, r, "export", err)
 		}
-		if r.Context().Err() != nil {
+		switch {
+		case slowReader(w): // the route logs and counts it
+		case r.Context().Err() != nil:
 			h.log.Info("api: CSV export ended by the client", "token", p.Name, "rows", out.Rows(), "err", err)
-		} else {
+		default:
 			h.log.Error("api: CSV export failed after it started; aborting the response", "token", p.Name, "rows", out.Rows(), "err", err)
 		}
-		panic(http.ErrAbortHandler)
+		return codeAborted
 	}
 	h.log.Info("api: CSV export", "token", p.Name, "shape", req.shape, "rows", out.Rows(),
 		"workspaces", len(f.Workspaces), "rows_scanned", st.RowsScanned, "duration", time.Since(start))
@@ -468,6 +511,8 @@ func (h *Handler) activity(w http.ResponseWriter, r *http.Request, p *Principal)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
-	w.Write(append(body, '\n'))
+	if _, err := w.Write(append(body, '\n')); err == nil {
+		_ = http.NewResponseController(w).Flush() // under api.write_timeout
+	}
 	return endpoint, http.StatusOK
 }

@@ -186,7 +186,11 @@ func Start(ctx context.Context, cfg *config.Config, roles Roles, opts Options) (
 	if p.listener, err = net.Listen("tcp", cfg.HTTP.Addr); err != nil {
 		return nil, fmt.Errorf("http.addr: %w", err)
 	}
-	p.server = &http.Server{Handler: mux, ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout, ErrorLog: slog.NewLogLogger(p.log.Handler(), slog.LevelWarn)}
+	// No ReadTimeout or WriteTimeout: a CSV export or a WebSocket stream
+	// lasts as long as it needs; the handlers set their own deadlines
+	// (ingest.body_timeout, api.write_timeout). An idle keep-alive
+	// connection is closed after IdleTimeout.
+	p.server = &http.Server{Handler: mux, ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(p.log.Handler(), slog.LevelWarn)}
 	return p, nil
 }
 
