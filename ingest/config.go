@@ -121,7 +121,7 @@ func (c Config) Validate() error {
 	if c.MaxInFlight < 1 {
 		errs = append(errs, fmt.Errorf("max_in_flight: %d must be at least 1", c.MaxInFlight))
 	}
-	if c.MaxInFlightPerKey < 1 || c.MaxInFlightPerKey > c.MaxInFlight {
+	if c.MaxInFlightPerKey < 1 || c.MaxInFlight >= 1 && c.MaxInFlightPerKey > c.MaxInFlight {
 		errs = append(errs, fmt.Errorf("max_in_flight_per_key: %d is not between 1 and max_in_flight (%d)", c.MaxInFlightPerKey, c.MaxInFlight))
 	}
 	if c.BodyTimeout <= 0 {

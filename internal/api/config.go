@@ -82,7 +82,7 @@ func (c Config) Validate() error {
 	if c.MaxInFlight < 1 {
 		errs = append(errs, fmt.Errorf("max_in_flight: %d must be at least 1", c.MaxInFlight))
 	}
-	if c.MaxInFlightPerToken < 1 || c.MaxInFlightPerToken > c.MaxInFlight {
+	if c.MaxInFlightPerToken < 1 || c.MaxInFlight >= 1 && c.MaxInFlightPerToken > c.MaxInFlight {
 		errs = append(errs, fmt.Errorf("max_in_flight_per_token: %d is not between 1 and max_in_flight (%d)", c.MaxInFlightPerToken, c.MaxInFlight))
 	}
 	if c.WriteTimeout < time.Millisecond {
