@@ -41,6 +41,7 @@ type Handler struct {
 	cfg     Config
 	client  *Client
 	keys    [][sha256.Size]byte
+	parser  sharelog.Parser // the batch reader, with the time window
 	slots   chan struct{}
 	keySlot []chan struct{} // per key, in the order of keys
 	log     *slog.Logger
@@ -103,6 +104,7 @@ func NewHandler(cfg Config, keys []string, client *Client, logger *slog.Logger, 
 			Buckets: prometheus.ExponentialBuckets(1, 4, 8),
 		}),
 	}}
+	h.parser = sharelog.Parser{Window: sharelog.TimeWindow{MaxPast: cfg.MaxPast, MaxFuture: cfg.MaxFuture}}
 	for _, k := range keys {
 		h.keys = append(h.keys, sha256.Sum256([]byte(k)))
 		h.keySlot = append(h.keySlot, make(chan struct{}, cfg.MaxInFlightPerKey))
@@ -175,7 +177,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) int {
 	}
 	bodyRead = true
 	w.Header().Del("Connection")
-	items, err := sharelog.ParseBatch(body)
+	items, err := h.parser.ParseBatch(body)
 	if err != nil {
 		h.metrics.rejected.WithLabelValues("malformed").Inc()
 		return h.fail(w, http.StatusBadRequest, err.Error())

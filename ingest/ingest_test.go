@@ -98,7 +98,9 @@ func TestPublishFailsRetryablyWhenKafkaIsGone(t *testing.T) {
 
 func newHandler(t *testing.T, mutate func(*Config)) *Handler {
 	t.Helper()
-	cfg := Config{}
+	// The events here carry fixed dates: no past bound, so that they stay
+	// valid as the calendar moves (TestTimeWindow tests the window).
+	cfg := Config{MaxPast: 100 * 365 * 24 * time.Hour}
 	cfg.SetDefaults()
 	if mutate != nil {
 		mutate(&cfg)
