@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/sharelog/sharelog"
-	"github.com/sharelog/sharelog/internal/api"
 	"github.com/sharelog/sharelog/rules"
+	"github.com/sharelog/sharelog/server/api"
 )
 
 // TestRulesRaiseAlertsEndToEnd runs `sharelog run`'s roles: wrong passwords

@@ -24,8 +24,8 @@ import (
 	"github.com/sharelog/sharelog/enrich/platform"
 	"github.com/sharelog/sharelog/enrich/session"
 	"github.com/sharelog/sharelog/internal/procstat"
-	"github.com/sharelog/sharelog/internal/simulate"
 	"github.com/sharelog/sharelog/storage/archive"
+	"github.com/sharelog/sharelog/tools/simulate"
 )
 
 // The two layouts of the dataset, each a directory under Options.Dir that is

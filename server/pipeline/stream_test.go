@@ -9,7 +9,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/sharelog/sharelog"
-	"github.com/sharelog/sharelog/internal/api"
+	"github.com/sharelog/sharelog/server/api"
 )
 
 // TestPostedEventsAppearOnTheLiveStream: with ingest, enrich and the API in

@@ -19,11 +19,11 @@ import (
 
 	"github.com/sharelog/sharelog"
 	"github.com/sharelog/sharelog/config"
-	"github.com/sharelog/sharelog/internal/api"
 	"github.com/sharelog/sharelog/internal/kafkatest"
-	"github.com/sharelog/sharelog/internal/pipeline"
 	"github.com/sharelog/sharelog/internal/testgeo"
 	"github.com/sharelog/sharelog/rules"
+	"github.com/sharelog/sharelog/server/api"
+	"github.com/sharelog/sharelog/server/pipeline"
 )
 
 const ingestKey = "console-test-ingest-key-0123456789"

@@ -25,9 +25,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/sharelog/sharelog/internal/api"
 	"github.com/sharelog/sharelog/internal/procstat"
-	"github.com/sharelog/sharelog/internal/simulate"
+	"github.com/sharelog/sharelog/server/api"
+	"github.com/sharelog/sharelog/tools/simulate"
 )
 
 // Options say what to measure.

@@ -26,7 +26,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	sharelog "github.com/sharelog/sharelog"
-	"github.com/sharelog/sharelog/internal/stream"
+	"github.com/sharelog/sharelog/server/stream"
 	"github.com/sharelog/sharelog/storage/archive"
 	"github.com/sharelog/sharelog/storage/query"
 )

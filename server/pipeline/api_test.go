@@ -14,7 +14,7 @@ import (
 
 	sharelog "github.com/sharelog/sharelog"
 	"github.com/sharelog/sharelog/config"
-	"github.com/sharelog/sharelog/internal/api"
+	"github.com/sharelog/sharelog/server/api"
 	"github.com/sharelog/sharelog/storage/archive"
 )
 

@@ -25,9 +25,9 @@ import (
 
 	"github.com/sharelog/sharelog/config"
 	"github.com/sharelog/sharelog/internal/kafkax"
-	"github.com/sharelog/sharelog/internal/pipeline"
 	"github.com/sharelog/sharelog/internal/procstat"
-	"github.com/sharelog/sharelog/internal/simulate"
+	"github.com/sharelog/sharelog/server/pipeline"
+	"github.com/sharelog/sharelog/tools/simulate"
 )
 
 // Options say what to measure.

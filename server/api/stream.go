@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/sharelog/sharelog"
-	"github.com/sharelog/sharelog/internal/stream"
+	"github.com/sharelog/sharelog/server/stream"
 )
 
 // The live stream's routes.

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/sharelog/sharelog/internal/cfgerr"
-	"github.com/sharelog/sharelog/internal/stream"
+	"github.com/sharelog/sharelog/server/stream"
 )
 
 // Config configures the query API.

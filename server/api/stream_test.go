@@ -21,7 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sharelog/sharelog"
-	"github.com/sharelog/sharelog/internal/stream"
+	"github.com/sharelog/sharelog/server/stream"
 )
 
 // streamWorld is the API with a live stream hub fed directly (the Kafka
