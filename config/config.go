@@ -21,10 +21,10 @@ import (
 	"github.com/sharelog/sharelog/enrich"
 	"github.com/sharelog/sharelog/enrich/geo"
 	"github.com/sharelog/sharelog/ingest"
-	"github.com/sharelog/sharelog/internal/api"
 	"github.com/sharelog/sharelog/internal/cfgerr"
 	"github.com/sharelog/sharelog/internal/kafkax"
 	"github.com/sharelog/sharelog/rules"
+	"github.com/sharelog/sharelog/server/api"
 	archivesink "github.com/sharelog/sharelog/sinks/archive"
 	"github.com/sharelog/sharelog/sinks/registry"
 )

@@ -15,8 +15,8 @@ import (
 	"github.com/sharelog/sharelog/enrich/platform"
 	"github.com/sharelog/sharelog/enrich/session"
 	"github.com/sharelog/sharelog/internal/kafkax"
-	"github.com/sharelog/sharelog/internal/simulate"
 	"github.com/sharelog/sharelog/internal/testgeo"
+	"github.com/sharelog/sharelog/tools/simulate"
 )
 
 var secret = []byte("processor-test-secret-of-32-bytes!!")

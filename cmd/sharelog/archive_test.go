@@ -16,8 +16,8 @@ import (
 	"time"
 
 	sharelog "github.com/sharelog/sharelog"
-	"github.com/sharelog/sharelog/internal/simulate"
 	"github.com/sharelog/sharelog/storage/archive"
+	"github.com/sharelog/sharelog/tools/simulate"
 )
 
 // TestArchiveSurvivesKill SIGKILLs `sharelog run` (embedded broker, ingest,

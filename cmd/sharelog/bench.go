@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sharelog/sharelog/internal/bench"
-	"github.com/sharelog/sharelog/internal/pipeline"
+	"github.com/sharelog/sharelog/server/pipeline"
+	"github.com/sharelog/sharelog/tools/bench"
 )
 
 func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {

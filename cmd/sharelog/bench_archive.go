@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sharelog/sharelog/internal/bench/archivebench"
-	"github.com/sharelog/sharelog/internal/pipeline"
+	"github.com/sharelog/sharelog/server/pipeline"
+	"github.com/sharelog/sharelog/tools/bench/archivebench"
 )
 
 // benchArchiveCmd is `sharelog bench archive`: the archive's write rate,

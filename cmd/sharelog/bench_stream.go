@@ -9,7 +9,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/sharelog/sharelog/internal/bench/streambench"
+	"github.com/sharelog/sharelog/tools/bench/streambench"
 )
 
 // benchStreamCmd is `sharelog bench stream`: a `sharelog run` child

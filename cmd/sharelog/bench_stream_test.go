@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sharelog/sharelog/internal/bench/streambench"
+	"github.com/sharelog/sharelog/tools/bench/streambench"
 )
 
 // TestBenchStream runs the live stream bench small, end to end against a

@@ -29,7 +29,7 @@ import (
 	"github.com/sharelog/sharelog/ingest"
 	"github.com/sharelog/sharelog/internal/kafkatest"
 	"github.com/sharelog/sharelog/internal/kafkax"
-	"github.com/sharelog/sharelog/internal/simulate"
+	"github.com/sharelog/sharelog/tools/simulate"
 )
 
 const (

@@ -18,7 +18,7 @@ import (
 	"time"
 
 	sharelog "github.com/sharelog/sharelog"
-	"github.com/sharelog/sharelog/internal/api"
+	"github.com/sharelog/sharelog/server/api"
 	"github.com/sharelog/sharelog/storage/archive"
 	"github.com/sharelog/sharelog/storage/query"
 )

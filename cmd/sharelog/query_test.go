@@ -17,9 +17,9 @@ import (
 	"time"
 
 	sharelog "github.com/sharelog/sharelog"
-	"github.com/sharelog/sharelog/internal/simulate"
 	"github.com/sharelog/sharelog/storage/archive"
 	"github.com/sharelog/sharelog/storage/query"
+	"github.com/sharelog/sharelog/tools/simulate"
 )
 
 const (

@@ -13,7 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/sharelog/sharelog/config"
-	"github.com/sharelog/sharelog/internal/pipeline"
+	"github.com/sharelog/sharelog/server/pipeline"
 )
 
 const (

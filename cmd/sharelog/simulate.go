@@ -16,7 +16,7 @@ import (
 	"github.com/sharelog/sharelog/ingest"
 	"github.com/sharelog/sharelog/internal/kafkax"
 	"github.com/sharelog/sharelog/internal/secret"
-	"github.com/sharelog/sharelog/internal/simulate"
+	"github.com/sharelog/sharelog/tools/simulate"
 )
 
 func simulateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -21,7 +21,7 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/sharelog/sharelog"
-	"github.com/sharelog/sharelog/internal/simulate"
+	"github.com/sharelog/sharelog/tools/simulate"
 )
 
 // webhookReceiver is a receiver as a customer would run it: it verifies

@@ -13,8 +13,8 @@ import (
 	sharelog "github.com/sharelog/sharelog"
 	"github.com/sharelog/sharelog/internal/kafkatest"
 	"github.com/sharelog/sharelog/internal/kafkax"
-	"github.com/sharelog/sharelog/internal/simulate"
 	"github.com/sharelog/sharelog/storage/archive"
+	"github.com/sharelog/sharelog/tools/simulate"
 )
 
 type fixture struct {

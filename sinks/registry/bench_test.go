@@ -21,9 +21,9 @@ import (
 	"github.com/sharelog/sharelog"
 	"github.com/sharelog/sharelog/internal/kafkatest"
 	"github.com/sharelog/sharelog/internal/kafkax"
-	"github.com/sharelog/sharelog/internal/simulate"
 	"github.com/sharelog/sharelog/sinks/delivery"
 	"github.com/sharelog/sharelog/sinks/registry"
+	"github.com/sharelog/sharelog/tools/simulate"
 )
 
 // BenchmarkDelivery measures each sink type end to end under the delivery

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	sharelog "github.com/sharelog/sharelog"
-	"github.com/sharelog/sharelog/internal/simulate"
+	"github.com/sharelog/sharelog/tools/simulate"
 )
 
 func TestCompactMergesAndDropsDuplicates(t *testing.T) {

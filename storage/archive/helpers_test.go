@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/sharelog/sharelog"
-	"github.com/sharelog/sharelog/internal/simulate"
+	"github.com/sharelog/sharelog/tools/simulate"
 )
 
 // day is the fixed day the test events happen on.

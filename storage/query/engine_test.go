@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/sharelog/sharelog"
-	"github.com/sharelog/sharelog/internal/simulate"
 	"github.com/sharelog/sharelog/storage/archive"
+	"github.com/sharelog/sharelog/tools/simulate"
 )
 
 // testWorld is an archive written by the test and every event in it.
