@@ -41,7 +41,7 @@ type Deps struct {
 // the Engine with its output dropped, because it was produced before. If the
 // process dies between producing and committing, the events after the last
 // commit are evaluated again and raise the same alerts with the same ids
-// (see Alert ids in the README), which every sink and the archive drop as
+// (see docs/rules.md, "Alerts are events"), which every sink and the archive drop as
 // repeats.
 type Worker struct {
 	rules  []Rule

@@ -429,7 +429,7 @@ func kcat(t *testing.T, stdin []byte, args ...string) []byte {
 
 // TestKafkaKcatInterop: an event produced by kcat into the raw topic comes
 // out enriched, and kcat reads the enriched topic (key, value, headers) and
-// the DLQ (with the reason) as the README documents.
+// the DLQ (with the reason) as docs/ingest.md ("Message format on the topics") documents.
 func TestKafkaKcatInterop(t *testing.T) {
 	c := newCluster(t)
 	c.producer() // creates the topics
