@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/sharelog/sharelog"
 	"github.com/sharelog/sharelog/internal/eventtest"
@@ -41,7 +40,7 @@ func FuzzStorable(f *testing.F) {
 			s.links = map[string][]linkRcpt{ev.Link.ID: {{addr: owner, actions: map[sharelog.Action]bool{ev.Action: true}}}}
 			batch = append(batch, ev)
 		}
-		alert := raisedFrom(ev)
+		alert := eventtest.Raised(ev)
 		batch = append(batch, alert)
 		msgs := s.plan(batch)
 		if len(msgs) != len(batch) {
@@ -51,23 +50,6 @@ func FuzzStorable(f *testing.F) {
 			checkMail(t, m, s.compose(batch, m, testNow), ev, alert)
 		}
 	})
-}
-
-// raisedFrom builds the alert.raised event a rule would raise on ev.
-func raisedFrom(ev *sharelog.Event) *sharelog.Event {
-	a := *ev
-	a.ID = "0193a1b2-c3d4-8e5f-8a9b-00000000a1e7"
-	a.Action = sharelog.AlertRaised
-	subject := "ip:" + ev.Client.IP
-	if ev.Link != nil {
-		subject = "link:" + ev.Link.ID
-	}
-	a.Alert = &sharelog.Alert{
-		Rule: "new-country", Type: "new_country", Severity: sharelog.SeverityHigh, Action: ev.Action, Subject: subject,
-		Count: 1, WindowSeconds: 300, Since: ev.Time.Add(-time.Minute), Evidence: []string{ev.ID},
-		Summary: "first access to " + subject + " by " + ev.Actor.Name() + " from " + ev.Client.UserAgent,
-	}
-	return &a
 }
 
 func checkMail(t *testing.T, m *message, data []byte, ev, alert *sharelog.Event) {

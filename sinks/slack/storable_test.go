@@ -2,7 +2,6 @@ package slack
 
 import (
 	"encoding/json"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -34,38 +33,11 @@ import (
 // Other events are not rendered: Write accepts them without posting.
 func FuzzStorable(f *testing.F) {
 	eventtest.Storable(f, func(t *testing.T, ev *sharelog.Event) {
-		alert := raisedFrom(ev)
+		alert := eventtest.Raised(ev)
 		for _, th := range []thread{{alerts: 1}, {alerts: 3, first: ev.Time.Add(-time.Minute)}} {
 			checkRendered(t, alert, ev.ID, render(alert, th))
 		}
 	})
-}
-
-// raisedFrom builds the alert.raised event a rule would raise on ev.
-func raisedFrom(ev *sharelog.Event) *sharelog.Event {
-	a := *ev
-	a.ID = "0193a1b2-c3d4-8e5f-8a9b-00000000a1e7"
-	a.Action = sharelog.AlertRaised
-	subject, where := "ip:"+ev.Client.IP, ""
-	if ev.Link != nil {
-		subject = "link:" + ev.Link.ID
-	}
-	if ev.Geo != nil {
-		where = ev.Geo.City + ", " + ev.Geo.CountryCode
-	}
-	a.Alert = &sharelog.Alert{
-		Rule: "new-country", Type: "new_country", Severity: sharelog.SeverityHigh, Action: ev.Action, Subject: subject,
-		Count: 1, WindowSeconds: 300, Since: ev.Time, Evidence: []string{ev.ID},
-		Summary: fmt.Sprintf("first access to %s by %s from %s; file %s", subject, ev.Actor.Name(), where, fileName(ev)),
-	}
-	return &a
-}
-
-func fileName(ev *sharelog.Event) string {
-	if ev.File == nil {
-		return "none"
-	}
-	return ev.File.Name
 }
 
 var unescapeMrkdwn = strings.NewReplacer("&amp;", "&", "&lt;", "<", "&gt;", ">")

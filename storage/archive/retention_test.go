@@ -8,20 +8,13 @@ import (
 	"time"
 
 	sharelog "github.com/sharelog/sharelog"
+	"github.com/sharelog/sharelog/internal/eventtest"
 )
 
 var retNow = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 
 func retEvent(n int, ws, link, email string, action sharelog.Action, at time.Time) *sharelog.Event {
-	ev := &sharelog.Event{
-		ID: fmt.Sprintf("0193a1b2-c3d4-7e5f-8a9b-%012d", n), Time: at,
-		Workspace: sharelog.Workspace{ID: ws}, Actor: sharelog.Actor{Type: sharelog.ActorUser, Email: email},
-		Action: action, Result: sharelog.Success, Client: sharelog.Client{IP: "192.0.2.1", Kind: sharelog.ClientBrowser},
-	}
-	if link != "" {
-		ev.Link = &sharelog.Link{ID: link}
-	}
-	return ev
+	return eventtest.Event(n, eventtest.Workspace(ws, ""), eventtest.Link(link), eventtest.User(email), eventtest.Action(action), eventtest.At(at))
 }
 
 // writeDays writes events, one file per partition.

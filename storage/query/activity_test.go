@@ -4,13 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sharelog/sharelog"
+	"github.com/sharelog/sharelog/internal/eventtest"
 	"github.com/sharelog/sharelog/storage/archive"
 	"github.com/sharelog/sharelog/storage/query"
 )
@@ -25,24 +25,12 @@ var (
 // one, or "" for an anonymous visitor.
 func actEvent(t *testing.T, n int, ws, link string, action sharelog.Action, at time.Time, who, ip string, result sharelog.Result, reason string) *sharelog.Event {
 	t.Helper()
-	ev := &sharelog.Event{
-		ID:        fmt.Sprintf("0193a1b2-c3d4-7e5f-8a9b-%012d", n),
-		Time:      at,
-		Workspace: sharelog.Workspace{ID: ws, Name: "Workspace " + ws},
-		Actor:     sharelog.Actor{Type: sharelog.ActorAnonymous},
-		Action:    action,
-		Result:    result,
-		Reason:    reason,
-		Link:      &sharelog.Link{ID: link},
-		Client:    sharelog.Client{IP: ip, Kind: sharelog.ClientBrowser},
-	}
+	ev := eventtest.Event(n, eventtest.Workspace(ws, "Workspace "+ws), eventtest.Link(link), eventtest.Action(action), eventtest.At(at),
+		eventtest.Client(ip, ""), eventtest.Result(result, reason))
 	if email, ok := strings.CutPrefix(who, "visitor:"); ok {
 		ev.Actor.VisitorEmail = email
 	} else if who != "" {
-		ev.Actor = sharelog.Actor{Type: sharelog.ActorUser, Email: who}
-	}
-	if action == sharelog.FileDownloaded {
-		ev.File = &sharelog.File{ID: "f-1", Name: "a.pdf"}
+		eventtest.User(who)(ev)
 	}
 	if err := ev.Validate(); err != nil {
 		t.Fatalf("event %d: %v", n, err)
@@ -54,10 +42,10 @@ func actEvent(t *testing.T, n int, ws, link string, action sharelog.Action, at t
 // code is not empty and a session when session is not empty.
 func actEnrich(ev *sharelog.Event, code, name, session string) *sharelog.Event {
 	if code != "" {
-		ev.Geo = &sharelog.Geo{CountryCode: code, CountryName: name}
+		eventtest.Country(code, name)(ev)
 	}
 	if session != "" {
-		ev.Session = &sharelog.Session{LinkSessionID: session, Seq: 1}
+		eventtest.LinkSession(session)(ev)
 	}
 	return ev
 }
