@@ -21,11 +21,13 @@ import (
 // message fetched or a 20 s pause (a broker restart or a coordinator move
 // heals sooner): see FetchLog.
 func Fetch(ctx context.Context, reader *kafka.Reader, out chan<- kafka.Message, logger *slog.Logger, onError func(error)) {
-	fetch(ctx, reader, out, logger, onError, episode{warnAfter: defaultReaderWarnAfter, quiet: defaultReaderQuiet})
+	fetch(ctx, reader, out, logger, onError, nil, episode{warnAfter: defaultReaderWarnAfter, quiet: defaultReaderQuiet})
 }
 
-// fetch is Fetch with the episode that decides the level of its log.
-func fetch(ctx context.Context, reader *kafka.Reader, out chan<- kafka.Message, logger *slog.Logger, onError func(error), ep episode) {
+// fetch is Fetch with the episode that decides the level of its log, and
+// take (nil: none) called with each message before it is passed on (the
+// Consumer records it in flight there).
+func fetch(ctx context.Context, reader *kafka.Reader, out chan<- kafka.Message, logger *slog.Logger, onError func(error), take func(*kafka.Message), ep episode) {
 	defer close(out)
 	var backoff time.Duration
 	log := newFetchLog(logger, ep, "topic", reader.Config().Topic)
@@ -49,6 +51,9 @@ func fetch(ctx context.Context, reader *kafka.Reader, out chan<- kafka.Message, 
 		}
 		backoff = 0
 		log.Fetched()
+		if take != nil {
+			take(&m)
+		}
 		select {
 		case out <- m:
 		case <-ctx.Done():

@@ -153,7 +153,7 @@ func startReader(t *testing.T, conn *Conn, h *captureHandler) *kafka.Reader {
 	out := make(chan kafka.Message, 10)
 	done := make(chan struct{})
 	ep := episode{warnAfter: conn.readerWarnAfter, quiet: conn.readerQuiet}
-	go func() { fetch(ctx, r, out, logger, nil, ep); close(done) }()
+	go func() { fetch(ctx, r, out, logger, nil, nil, ep); close(done) }()
 	t.Cleanup(func() {
 		cancel()
 		<-done
