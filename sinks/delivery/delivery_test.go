@@ -19,37 +19,6 @@ import (
 	"github.com/sharelog/sharelog/internal/kafkax"
 )
 
-func TestTrackerCommitsOnlyBelowUnfinished(t *testing.T) {
-	tr := newTracker()
-	for o := int64(10); o < 15; o++ {
-		tr.take(0, o)
-	}
-	tr.take(1, 3)
-	tr.finish(0, 12)
-	tr.finish(0, 11)
-	if got := tr.committable(); len(got) != 0 {
-		t.Fatalf("committable %v before offset 10 is done", got)
-	}
-	tr.finish(0, 10)
-	got := tr.committable()
-	if got[0] != 13 || len(got) != 1 {
-		t.Fatalf("committable %v, want partition 0 at 13", got)
-	}
-	tr.synced(got)
-	if got := tr.committable(); len(got) != 0 {
-		t.Fatalf("committable again: %v", got)
-	}
-	tr.finish(1, 3)
-	tr.finish(0, 14)
-	tr.finish(0, 13)
-	if got := tr.committable(); got[0] != 15 || got[1] != 4 {
-		t.Fatalf("committable %v", got)
-	}
-	if tr.inFlight() != 0 {
-		t.Fatalf("in flight %d", tr.inFlight())
-	}
-}
-
 func TestBackoff(t *testing.T) {
 	r := &Runner{opts: Options{RetryInitial: 100 * time.Millisecond, RetryMax: time.Second}}
 	for attempt, want := range []time.Duration{100, 200, 400, 800, 1000, 1000} {
@@ -356,7 +325,7 @@ func TestMemoryStaysBoundedWhileDown(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	// fetch buffer (10) + per lane: one batch in delivery, a queue of 10,
 	// one message in hand.
-	if n, bound := run.tr.inFlight(), 10+2*(10+10+1)+1; n > bound {
+	if n, bound := run.inFlight(), 10+2*(10+10+1)+1; n > bound {
 		t.Fatalf("%d messages in flight while the destination is down, bound %d", n, bound)
 	}
 }

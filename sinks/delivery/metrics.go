@@ -16,7 +16,7 @@ type metrics struct {
 	disabled prometheus.Gauge
 }
 
-func newMetrics(name string, reg prometheus.Registerer, tr *tracker) (*metrics, error) {
+func newMetrics(name string, reg prometheus.Registerer, inFlight func() int) (*metrics, error) {
 	labels := prometheus.Labels{"sink": name}
 	m := &metrics{
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -54,7 +54,7 @@ func newMetrics(name string, reg prometheus.Registerer, tr *tracker) (*metrics, 
 			Name:        "sharelog_sink_in_flight_events",
 			Help:        "Events taken from Kafka and not yet delivered, dead-lettered or filtered.",
 			ConstLabels: labels,
-		}, func() float64 { return float64(tr.inFlight()) }),
+		}, func() float64 { return float64(inFlight()) }),
 	} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("metrics of sink %s: %w (two sinks of one name?)", name, err)

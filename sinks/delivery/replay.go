@@ -35,7 +35,7 @@ func Replay(ctx context.Context, sink sharelog.Sink, opts Options, logger *slog.
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	m, _ := newMetrics("replay", nil, newTracker())
+	m, _ := newMetrics("replay", nil, func() int { return 0 })
 	r := &Runner{name: "replay", sink: sink, opts: opts, log: logger, m: m}
 	r.onAccepted = func(items []item) { st.Accepted += int64(len(items)) }
 	r.onRefused = func(_ context.Context, items []item, reasons []error) error {

@@ -48,16 +48,18 @@ type Deps struct {
 
 // Runner delivers the enriched stream to one sink. Run it once.
 type Runner struct {
-	name     string
-	sink     sharelog.Sink
-	filter   Filter
-	opts     Options
-	conn     *kafkax.Conn
-	topics   kafkax.Topics
-	group    string
-	log      *slog.Logger
-	m        *metrics
-	tr       *tracker
+	name   string
+	sink   sharelog.Sink
+	filter Filter
+	opts   Options
+	conn   *kafkax.Conn
+	topics kafkax.Topics
+	group  string
+	log    *slog.Logger
+	m      *metrics
+	// cons is the consumer of the running stream (nil before Run and in a
+	// replay): it commits what is delivered, dead-lettered or filtered.
+	cons     atomic.Pointer[kafkax.Consumer]
 	dlq      *kafka.Writer
 	disabled atomic.Bool
 	// onAccepted and onRefused settle the events deliver is done with: for
@@ -83,12 +85,12 @@ func New(name string, sink sharelog.Sink, filter Filter, opts Options, deps Deps
 	}
 	r := &Runner{
 		name: name, sink: sink, filter: filter, opts: opts, conn: deps.Conn,
-		topics: deps.Conn.Config().Topics(), log: deps.Logger.With("sink", name), tr: newTracker(),
+		topics: deps.Conn.Config().Topics(), log: deps.Logger.With("sink", name),
 	}
 	r.group = r.conn.Config().TopicPrefix + "-sink-" + name
 	r.onAccepted, r.onRefused = r.delivered, r.deadLetter
 	var err error
-	if r.m, err = newMetrics(name, deps.Registerer, r.tr); err != nil {
+	if r.m, err = newMetrics(name, deps.Registerer, r.inFlight); err != nil {
 		return nil, fmt.Errorf("delivery: %w", err)
 	}
 	return r, nil
@@ -110,16 +112,13 @@ type item struct {
 // sink. It returns nil after a shutdown; deliveries interrupted by it are
 // not committed and come again on the next start.
 func (r *Runner) Run(ctx context.Context) error {
-	reader := r.conn.NewGroupReader(r.group, r.topics.Enriched, r.log)
+	cons := r.conn.Consume(ctx, kafkax.ConsumeConfig{
+		Group: r.group, Topic: r.topics.Enriched, Queue: r.opts.BatchEvents,
+		CommitInterval: 200 * time.Millisecond, Logger: r.log,
+	})
+	r.cons.Store(cons)
 	r.dlq = r.conn.NewWriter()
-	fetched := make(chan kafka.Message, r.opts.BatchEvents)
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		kafkax.Fetch(ctx, reader, fetched, r.log, nil)
-	}()
-
 	lanes := make([]chan item, r.opts.Concurrency)
 	for i := range lanes {
 		lanes[i] = make(chan item, r.opts.BatchEvents)
@@ -129,29 +128,30 @@ func (r *Runner) Run(ctx context.Context) error {
 			r.lane(ctx, lanes[i])
 		}()
 	}
-	commitDone := make(chan struct{})
-	go func() {
-		defer close(commitDone)
-		tick := time.NewTicker(200 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-				r.commit(ctx, reader)
-			}
-		}
-	}()
-
-	r.dispatch(ctx, fetched, lanes)
+	r.dispatch(ctx, cons.Messages(), lanes)
 	for _, l := range lanes {
 		close(l)
 	}
 	wg.Wait()
-	<-commitDone
-	r.commit(context.WithoutCancel(ctx), reader)
-	return errors.Join(reader.Close(), r.dlq.Close(), r.sink.Close())
+	// Commits what the lanes finished; the rest comes again.
+	return errors.Join(cons.Close(), r.dlq.Close(), r.sink.Close())
+}
+
+// inFlight is how many messages are taken from Kafka and not yet
+// delivered, dead-lettered or filtered.
+func (r *Runner) inFlight() int {
+	if c := r.cons.Load(); c != nil {
+		return c.InFlight()
+	}
+	return 0
+}
+
+// done marks a message finished (delivered, dead-lettered or filtered out),
+// for the consumer to commit once everything before it is too.
+func (r *Runner) done(m *kafka.Message) {
+	if c := r.cons.Load(); c != nil {
+		c.AckOffset(m.Partition, m.Offset)
+	}
 }
 
 // dispatch decodes and filters each fetched message and hands it to its
@@ -168,7 +168,6 @@ func (r *Runner) dispatch(ctx context.Context, fetched <-chan kafka.Message, lan
 			}
 			m = x
 		}
-		r.tr.take(m.Partition, m.Offset)
 		ev, err := sharelog.DecodeEnriched(m.Value)
 		if err != nil {
 			if r.deadLetter(ctx, []item{{msg: m}}, []error{sharelog.Permanent(err)}) != nil {
@@ -178,7 +177,7 @@ func (r *Runner) dispatch(ctx context.Context, fetched <-chan kafka.Message, lan
 		}
 		if !r.filter.Match(ev) {
 			r.m.filtered.Inc()
-			r.tr.finish(m.Partition, m.Offset)
+			r.done(&m)
 			continue
 		}
 		h := fnv.New32a()
@@ -336,7 +335,7 @@ func (r *Runner) delivered(items []item) {
 		if p := it.ev.Pipeline; p != nil && !p.EnrichedAt.IsZero() {
 			r.m.latency.Observe(now.Sub(p.EnrichedAt).Seconds())
 		}
-		r.tr.finish(it.msg.Partition, it.msg.Offset)
+		r.done(&it.msg)
 	}
 	r.m.events.WithLabelValues("delivered").Add(float64(len(items)))
 }
@@ -366,31 +365,9 @@ func (r *Runner) deadLetter(ctx context.Context, items []item, reasons []error) 
 		case <-time.After(r.backoff(attempt, nil)):
 		}
 	}
-	for _, it := range items {
-		r.tr.finish(it.msg.Partition, it.msg.Offset)
+	for i := range items {
+		r.done(&items[i].msg)
 	}
 	r.m.events.WithLabelValues("dead_lettered").Add(float64(len(items)))
 	return nil
-}
-
-// commit commits what the tracker says is done.
-func (r *Runner) commit(ctx context.Context, reader *kafka.Reader) {
-	offs := r.tr.committable()
-	if len(offs) == 0 {
-		return
-	}
-	msgs := make([]kafka.Message, 0, len(offs))
-	for p, next := range offs {
-		// kafka-go commits the offset after the message given.
-		msgs = append(msgs, kafka.Message{Topic: r.topics.Enriched, Partition: p, Offset: next - 1})
-	}
-	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := reader.CommitMessages(cctx, msgs...); err != nil {
-		if ctx.Err() == nil {
-			r.log.Warn("commit failed; delivered events may be delivered again", "err", err)
-		}
-		return
-	}
-	r.tr.synced(offs)
 }
