@@ -53,7 +53,7 @@ func TestWrongPasswordsReachSlack(t *testing.T) {
 
 	cfg := testConfig(t)
 	cfg.Rules = &[]rules.Rule{{Name: "brute-force", Type: rules.PasswordBruteForce, Threshold: 5, Severity: sharelog.SeverityCritical}}
-	cfg.Sinks = []registry.Config{{Name: "slack-soc", Type: "slack", Slack: &slack.Config{
+	cfg.Sinks = []registry.Config{{Name: "slack-soc", Type: "slack", Section: &slack.Config{
 		Token: secret.Ref{Env: "TEST_SLACK_TOKEN"}, APIURL: srv.GetAPIURL(),
 		Routes: []slack.Route{{Channel: "#sec-alerts", MinSeverity: sharelog.SeverityHigh}},
 	}}}

@@ -108,18 +108,18 @@ func TestNewReportsSecretsWithoutShowingThem(t *testing.T) {
 	ts := newTestServer(t, serverOpts{})
 	cfg := testConfig(t, ts)
 	cfg.SMTP.Password = secret.Ref{Env: "SHARELOG_TEST_UNSET_VARIABLE"}
-	if _, err := New(cfg, Deps{}); err == nil || !strings.Contains(err.Error(), "smtp.password") || !strings.Contains(err.Error(), "SHARELOG_TEST_UNSET_VARIABLE") {
+	if _, err := New(*cfg, Deps{}); err == nil || !strings.Contains(err.Error(), "smtp.password") || !strings.Contains(err.Error(), "SHARELOG_TEST_UNSET_VARIABLE") {
 		t.Errorf("New: %v", err)
 	}
 	cfg = testConfig(t, ts)
 	cfg.SMTP.CAFile = "/nonexistent/ca.pem"
-	if _, err := New(cfg, Deps{}); err == nil || !strings.Contains(err.Error(), "smtp.ca_file") {
+	if _, err := New(*cfg, Deps{}); err == nil || !strings.Contains(err.Error(), "smtp.ca_file") {
 		t.Errorf("New: %v", err)
 	}
 	// New does not change the caller's config.
 	cfg = testConfig(t, ts)
 	cfg.LinkNotifications[1].Actions = nil
-	if _, err := New(cfg, Deps{}); err != nil {
+	if _, err := New(*cfg, Deps{}); err != nil {
 		t.Fatal(err)
 	}
 	if cfg.LinkNotifications[1].Actions != nil || cfg.SMTP.StartTLS != "" {

@@ -97,11 +97,8 @@ type linkRcpt struct {
 // New returns a sink for cfg (a copy is taken, defaults applied and
 // validated). It reads the password and link_notifications_file now; errors
 // name the file or the variable, never a secret.
-func New(cfg *Config, deps Deps) (*Sink, error) {
-	if cfg == nil {
-		return nil, errors.New("email: no configuration")
-	}
-	c := *cfg
+func New(cfg Config, deps Deps) (*Sink, error) {
+	c := cfg
 	c.LinkNotifications = slices.Clone(c.LinkNotifications)
 	for i := range c.LinkNotifications {
 		c.LinkNotifications[i].Actions = slices.Clone(c.LinkNotifications[i].Actions)

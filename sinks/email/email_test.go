@@ -54,7 +54,7 @@ func newSink(t testing.TB, cfg *Config, deps Deps) *Sink {
 	if deps.Now == nil {
 		deps.Now = func() time.Time { return testNow }
 	}
-	s, err := New(cfg, deps)
+	s, err := New(*cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -401,7 +401,7 @@ func TestNoCredentialsWithoutTLS(t *testing.T) {
 	// starttls: none with a username is refused by Validate.
 	cfg := testConfig(t, ts)
 	cfg.SMTP.StartTLS = StartTLSNone
-	if _, err := New(cfg, Deps{}); err == nil || !strings.Contains(err.Error(), "smtp.starttls") {
+	if _, err := New(*cfg, Deps{}); err == nil || !strings.Contains(err.Error(), "smtp.starttls") {
 		t.Errorf("New: %v", err)
 	}
 	// Unless explicitly allowed.
@@ -542,11 +542,11 @@ func TestLinkNotificationsFile(t *testing.T) {
 	}
 
 	os.WriteFile(path, []byte("- link: lk_file\n  to: [not an address]\n  actoins: []\n"), 0o600)
-	if _, err := New(cfg, Deps{}); err == nil || !strings.Contains(err.Error(), path) {
+	if _, err := New(*cfg, Deps{}); err == nil || !strings.Contains(err.Error(), path) {
 		t.Errorf("New with a bad file: %v", err)
 	}
 	os.WriteFile(path, []byte("- link: lk_file\n  to: [not an address]\n"), 0o600)
-	if _, err := New(cfg, Deps{}); err == nil || !strings.Contains(err.Error(), "[0].to[0]") {
+	if _, err := New(*cfg, Deps{}); err == nil || !strings.Contains(err.Error(), "[0].to[0]") {
 		t.Errorf("New with a bad entry: %v", err)
 	}
 }

@@ -22,7 +22,7 @@ func TestSuite(t *testing.T) {
 				Link: fmt.Sprintf("lnk-suite-%d", i), To: []string{fmt.Sprintf("owner%d@example.com", i)},
 			})
 		}
-		s, err := New(cfg, Deps{})
+		s, err := New(*cfg, Deps{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,8 +1,13 @@
 // Package registry is the one place where the delivery sinks are wired: the
 // `sinks:` section of the configuration (a list, one entry per destination)
-// and the constructor that turns an entry into a sharelog.Sink. Adding a
-// sink type means adding its section to Config and a case to each switch
-// below; nothing registers itself.
+// and the constructor that turns an entry into a sharelog.Sink.
+//
+// Each sink type is one file of this package holding its Kind: the type's
+// name (which is also the name of its configuration section), its
+// constructor and its hooks (webhook.go, splunk.go, …). The list below,
+// kinds, is the only place that names them; nothing registers itself.
+// Adding a sink type is writing its package under sinks/ and its file here,
+// and adding it to kinds (docs/extending.md).
 package registry
 
 import (
@@ -16,19 +21,46 @@ import (
 	"github.com/sharelog/sharelog"
 	"github.com/sharelog/sharelog/internal/cfgerr"
 	"github.com/sharelog/sharelog/sinks/delivery"
-	"github.com/sharelog/sharelog/sinks/elasticsearch"
-	"github.com/sharelog/sharelog/sinks/email"
-	"github.com/sharelog/sharelog/sinks/slack"
-	"github.com/sharelog/sharelog/sinks/splunk"
-	"github.com/sharelog/sharelog/sinks/syslog"
-	"github.com/sharelog/sharelog/sinks/webhook"
 )
 
-// Types are the sink types, in the order of the documentation.
-var Types = []string{"webhook", "splunk", "elasticsearch", "syslog", "slack", "email"}
+// kinds are the sink types, in the order of the documentation.
+var kinds = []kind{
+	webhookKind,
+	splunkKind,
+	elasticsearchKind,
+	syslogKind,
+	slackKind,
+	emailKind,
+}
+
+// Types are the sink types' names, in the order of the documentation.
+var Types = func() []string {
+	names := make([]string, len(kinds))
+	for i, k := range kinds {
+		names[i] = k.name()
+	}
+	return names
+}()
+
+// lookup returns the kind named typ, nil when there is none.
+func lookup(typ string) kind {
+	for _, k := range kinds {
+		if k.name() == typ {
+			return k
+		}
+	}
+	return nil
+}
 
 // Config is one entry of `sinks:`: a named destination of one type, with
 // the section of that type, and what the delivery engine needs.
+//
+// In YAML the section is the key of the type's name:
+//
+//	sinks:
+//	  - name: hook
+//	    type: webhook
+//	    webhook: {url: "https://hooks.example.com/sharelog", secrets: {env: HOOK_SECRET}}
 type Config struct {
 	// Name names the sink: its consumer group is <prefix>-sink-<name>, its
 	// metrics carry sink=<name>, `sharelog sink <name>` runs it alone.
@@ -40,61 +72,26 @@ type Config struct {
 	// Delivery tunes batching, concurrency and retries.
 	Delivery delivery.Options `yaml:"delivery"`
 
-	Webhook *webhook.Config `yaml:"webhook"`
-	Splunk  *splunk.Config  `yaml:"splunk"`
-	// Elasticsearch also serves OpenSearch (the same _bulk API).
-	Elasticsearch *elasticsearch.Config `yaml:"elasticsearch"`
-	// Syslog sends RFC 5424 messages with a CEF or LEEF body.
-	Syslog *syslog.Config `yaml:"syslog"`
-	// Slack posts alerts (alert.raised events) to Slack channels; its
-	// filter defaults to the action alert.raised.
-	Slack *slack.Config `yaml:"slack"`
-	// Email mails link owners' notifications and alerts; its
-	// delivery.batch_wait defaults to a minute, so that a link's
-	// notifications within a minute make one mail.
-	Email *email.Config `yaml:"email"`
+	// Section is the type's section: a pointer to the Config of the sink's
+	// package (*webhook.Config for type webhook, …); nil when it is
+	// missing. YAML reads and writes it under the key Type names.
+	Section any `yaml:"-"`
+
+	// others are the sections given for other types (refused by Validate).
+	others []string
 }
 
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 
 // SetDefaults fills the delivery options and the type's section.
 func (c *Config) SetDefaults() {
-	switch c.Type {
-	case "slack":
-		if len(c.Filter.Actions) == 0 {
-			c.Filter.Actions = []string{string(sharelog.AlertRaised)}
-		}
-	case "email":
-		if c.Delivery.BatchWait == 0 {
-			c.Delivery.BatchWait = email.DefaultBatchWait
-		}
+	k := lookup(c.Type)
+	if k != nil {
+		k.entryDefaults(c)
 	}
 	c.Delivery.SetDefaults()
-	switch c.Type {
-	case "webhook":
-		if c.Webhook != nil {
-			c.Webhook.SetDefaults()
-		}
-	case "splunk":
-		if c.Splunk != nil {
-			c.Splunk.SetDefaults()
-		}
-	case "elasticsearch":
-		if c.Elasticsearch != nil {
-			c.Elasticsearch.SetDefaults()
-		}
-	case "syslog":
-		if c.Syslog != nil {
-			c.Syslog.SetDefaults()
-		}
-	case "slack":
-		if c.Slack != nil {
-			c.Slack.SetDefaults()
-		}
-	case "email":
-		if c.Email != nil {
-			c.Email.SetDefaults()
-		}
+	if k != nil {
+		k.setDefaults(c)
 	}
 }
 
@@ -106,61 +103,20 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("name: %q must be 1-63 lower-case letters, digits, - or _", c.Name))
 	}
 	errs = append(errs, cfgerr.Prefix("filter", c.Filter.Validate()), cfgerr.Prefix("delivery", c.Delivery.Validate()))
-	sections := map[string]bool{"webhook": c.Webhook != nil, "splunk": c.Splunk != nil, "elasticsearch": c.Elasticsearch != nil, "syslog": c.Syslog != nil,
-		"slack": c.Slack != nil, "email": c.Email != nil}
-	for typ, set := range sections {
-		if set && typ != c.Type {
-			errs = append(errs, fmt.Errorf("%s: section given for a sink of type %q", typ, c.Type))
-		}
+	for _, typ := range c.others {
+		errs = append(errs, fmt.Errorf("%s: section given for a sink of type %q", typ, c.Type))
 	}
-	switch c.Type {
-	case "webhook":
-		if c.Webhook == nil {
-			errs = append(errs, errors.New("webhook: required for type webhook"))
-		} else {
-			errs = append(errs, cfgerr.Prefix("webhook", c.Webhook.Validate()))
-		}
-	case "splunk":
-		if c.Splunk == nil {
-			errs = append(errs, errors.New("splunk: required for type splunk"))
-		} else {
-			errs = append(errs, cfgerr.Prefix("splunk", c.Splunk.Validate()))
-			if c.Splunk.Ack && c.Delivery.Timeout <= c.Splunk.AckTimeout {
-				errs = append(errs, fmt.Errorf("delivery.timeout: %s must be longer than splunk.ack_timeout (%s): a write waits for the acknowledgement", c.Delivery.Timeout, c.Splunk.AckTimeout))
-			}
-		}
-	case "elasticsearch":
-		if c.Elasticsearch == nil {
-			errs = append(errs, errors.New("elasticsearch: required for type elasticsearch"))
-		} else {
-			errs = append(errs, cfgerr.Prefix("elasticsearch", c.Elasticsearch.Validate()))
-		}
-	case "syslog":
-		if c.Syslog == nil {
-			errs = append(errs, errors.New("syslog: required for type syslog"))
-		} else {
-			errs = append(errs, cfgerr.Prefix("syslog", c.Syslog.Validate()))
-		}
-	case "slack":
-		if c.Slack == nil {
-			errs = append(errs, errors.New("slack: required for type slack"))
-		} else {
-			errs = append(errs, cfgerr.Prefix("slack", c.Slack.Validate()))
-		}
-	case "email":
-		if c.Email == nil {
-			errs = append(errs, errors.New("email: required for type email"))
-		} else {
-			errs = append(errs, cfgerr.Prefix("email", c.Email.Validate()))
-		}
-	default:
+	if k := lookup(c.Type); k != nil {
+		errs = append(errs, k.validate(c))
+	} else {
 		errs = append(errs, fmt.Errorf("type: %q is not one of %v", c.Type, Types))
 	}
 	return errors.Join(errs...)
 }
 
 // ValidateAll checks every entry of the `sinks:` list and that names are
-// unique; errors name the entry ("sinks[2].webhook.url: …").
+// unique; errors name the entry ("sinks[2].webhook.url: …"). It is the one
+// check of sink names: the pipeline and the commands rely on it.
 func ValidateAll(list []Config) error {
 	var errs []error
 	seen := map[string]int{}
@@ -177,6 +133,38 @@ func ValidateAll(list []Config) error {
 	return errors.Join(errs...)
 }
 
+// Select returns the entries of list named in names, in the order of list;
+// nil names selects them all. A name that is not configured is an error
+// that lists the configured ones.
+func Select(list []Config, names []string) ([]Config, error) {
+	if names == nil {
+		return list, nil
+	}
+	var out []Config
+	for _, n := range names {
+		found := false
+		for _, c := range list {
+			found = found || c.Name == n
+		}
+		if !found {
+			configured := make([]string, len(list))
+			for i, c := range list {
+				configured[i] = c.Name
+			}
+			return nil, fmt.Errorf("sink %q is not configured (sinks: %v)", n, configured)
+		}
+	}
+	for _, c := range list {
+		for _, n := range names {
+			if c.Name == n {
+				out = append(out, c)
+				break
+			}
+		}
+	}
+	return out, nil
+}
+
 // Deps are what every sink may need.
 type Deps struct {
 	Logger     *slog.Logger          // nil: quiet
@@ -185,29 +173,18 @@ type Deps struct {
 
 // New makes the sink c configures. c must have been validated.
 func New(c Config, deps Deps) (sharelog.Sink, error) {
+	k := lookup(c.Type)
+	if k == nil {
+		return nil, fmt.Errorf("sink %s: unknown type %q", c.Name, c.Type)
+	}
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
 	}
-	log := deps.Logger.With("sink", c.Name)
-	var reg prometheus.Registerer
+	deps.Logger = deps.Logger.With("sink", c.Name)
 	if deps.Registerer != nil {
-		reg = prometheus.WrapRegistererWith(prometheus.Labels{"sink": c.Name}, deps.Registerer)
+		deps.Registerer = prometheus.WrapRegistererWith(prometheus.Labels{"sink": c.Name}, deps.Registerer)
 	}
-	switch c.Type {
-	case "webhook":
-		return sink(webhook.New(*c.Webhook, webhook.Deps{Logger: log, Registerer: reg}))
-	case "splunk":
-		return sink(splunk.New(*c.Splunk, splunk.Deps{Logger: log, Registerer: reg}))
-	case "elasticsearch":
-		return sink(elasticsearch.New(*c.Elasticsearch, elasticsearch.Deps{Logger: log, Registerer: reg}))
-	case "syslog":
-		return sink(syslog.New(*c.Syslog, syslog.Deps{Logger: log, Registerer: reg}))
-	case "slack":
-		return sink(slack.New(c.Slack, slack.Deps{Logger: log, Registerer: reg}))
-	case "email":
-		return sink(email.New(c.Email, email.Deps{Logger: log, Registerer: reg}))
-	}
-	return nil, fmt.Errorf("sink %s: unknown type %q", c.Name, c.Type)
+	return k.build(c, deps)
 }
 
 // sink turns a constructor's typed answer into an interface without

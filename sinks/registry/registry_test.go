@@ -95,6 +95,12 @@ sinks:
 		{"sinks: [{name: a, type: slack}]", "sinks[0].slack: required for type slack"},
 		{"sinks: [{name: a, type: email, email: {}}]", "sinks[0].email.smtp.address:"},
 		{"sinks: [{name: s, type: splunk, delivery: {timeout: 10s}, splunk: {url: 'https://x', token: {env: HEC_TOKEN}, ack: true}}]", "sinks[0].delivery.timeout: 10s must be longer than splunk.ack_timeout"},
+		// Unknown keys are refused with their line, in the section as in the
+		// entry's own keys.
+		{"sinks:\n- name: a\n  type: webhook\n  webhook: {url: 'https://x', secrets: {env: HOOK_SECRET}, bogus: 1}", "line 4: field bogus not found in type webhook.Config"},
+		{"sinks:\n- name: a\n  type: webhook\n  filter: {actionz: [x]}\n  webhook: {url: 'https://x', secrets: {env: HOOK_SECRET}}", "line 4: field actionz not found in type delivery.Filter"},
+		{"sinks:\n- name: a\n  typo: webhook", "line 3: field typo not found in type registry.Config"},
+		{"sinks: [{name: a, type: webhook, webhook: }]", "sinks[0].webhook: required for type webhook"},
 	} {
 		err := load(t, tc.yaml)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

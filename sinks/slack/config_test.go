@@ -145,7 +145,7 @@ func TestNewReadsSecrets(t *testing.T) {
 		{"invalid", Config{}, "slack: routes: at least one route is required"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			s, err := New(&c.cfg, Deps{})
+			s, err := New(c.cfg, Deps{})
 			if c.want == "" {
 				if err != nil {
 					t.Fatal(err)
@@ -163,7 +163,7 @@ func TestNewReadsSecrets(t *testing.T) {
 	}
 	// New works on a copy: the caller's Config is not changed.
 	cfg := Config{Routes: []Route{{WebhookURL: secret.Ref{File: file}}}}
-	if _, err := New(&cfg, Deps{}); err != nil || cfg.Timeout != 0 || cfg.Routes[0].MinSeverity != "" {
+	if _, err := New(cfg, Deps{}); err != nil || cfg.Timeout != 0 || cfg.Routes[0].MinSeverity != "" {
 		t.Errorf("New changed the caller's config: %+v (%v)", cfg, err)
 	}
 }

@@ -392,7 +392,7 @@ func (s *webhookServer) hookURL() string { return s.URL + "/services/T000/B000/X
 // newTestSink makes a sink, failing the test on error.
 func newTestSink(t testing.TB, cfg Config, deps Deps) *Sink {
 	t.Helper()
-	s, err := New(&cfg, deps)
+	s, err := New(cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}

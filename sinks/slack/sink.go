@@ -102,11 +102,8 @@ func (r *route) matches(ev *sharelog.Event) bool {
 // New returns a sink for cfg (defaults are applied to a copy of it, and it
 // is validated). It reads the bot token and the webhook URLs now; errors
 // name the file or the variable, never a secret.
-func New(cfg *Config, deps Deps) (*Sink, error) {
-	if cfg == nil {
-		return nil, errors.New("slack: no configuration")
-	}
-	c := *cfg
+func New(cfg Config, deps Deps) (*Sink, error) {
+	c := cfg
 	c.Routes = append([]Route(nil), cfg.Routes...)
 	c.SetDefaults()
 	if err := c.Validate(); err != nil {

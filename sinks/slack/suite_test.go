@@ -21,7 +21,7 @@ func TestSuite(t *testing.T) {
 		sinktest.Run(t, sinktest.Harness{Alerts: true, New: func(t *testing.T) (sharelog.Sink, sinktest.Destination) {
 			srv := newSlackServer(t)
 			cfg := Config{Token: envRef(t, "TEST_SLACK_BOT_TOKEN", testToken), APIURL: srv.GetAPIURL(), Routes: []Route{{Channel: "#security-alerts"}}}
-			s, err := New(&cfg, Deps{})
+			s, err := New(cfg, Deps{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -35,7 +35,7 @@ func TestSuite(t *testing.T) {
 		sinktest.Run(t, sinktest.Harness{Alerts: true, New: func(t *testing.T) (sharelog.Sink, sinktest.Destination) {
 			srv := newWebhookServer(t)
 			cfg := Config{Routes: []Route{{WebhookURL: envRef(t, "TEST_SLACK_WEBHOOK", srv.hookURL())}}}
-			s, err := New(&cfg, Deps{Now: hourly()})
+			s, err := New(cfg, Deps{Now: hourly()})
 			if err != nil {
 				t.Fatal(err)
 			}
