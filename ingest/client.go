@@ -12,36 +12,59 @@ import (
 )
 
 // Client produces raw events to <prefix>.raw. It is what the link and file
-// server embeds, and what the HTTP endpoint uses. Concurrent Publish calls
-// are batched together per partition (for the configured linger). A Client is
-// safe for concurrent use.
+// server embeds, and what the HTTP endpoint uses. Each event goes with its
+// key (the link id, else the workspace id), so that one link's events stay
+// in order on one partition. Concurrent Publish calls are batched together
+// per partition (for the linger). Every produce waits for acks from all
+// in-sync replicas. A Client is safe for concurrent use.
 type Client struct {
 	topic  string
 	writer *kafka.Writer
 	window sharelog.TimeWindow
 	now    func() time.Time
+	// own is the transport the client made, closed by Close; nil when it
+	// came from WithTransport.
+	own *kafka.Transport
 }
 
-// Option configures a Client.
-type Option func(*Client)
-
-// WithTimeWindow makes Publish refuse events whose time is outside w around
-// the clock now (nil: time.Now), as the HTTP endpoint does with
-// ingest.max_past and ingest.max_future. Default: no window.
-func WithTimeWindow(w sharelog.TimeWindow, now func() time.Time) Option {
-	return func(c *Client) { c.window, c.now = w, now }
-}
-
-// NewClient returns a Client producing through conn. Close it to flush.
-func NewClient(conn *kafkax.Conn, opts ...Option) *Client {
-	c := &Client{topic: conn.Config().Topics().Raw, writer: conn.NewWriter(), now: time.Now}
-	for _, o := range opts {
-		o(c)
+// NewClient returns a Client producing to <prefix>.raw on the Kafka cluster
+// reached through brokers (bootstrap host:port addresses), configured by
+// opts (defaults: topic prefix "sharelog", client id "sharelog", linger
+// 2 ms, lz4, 10 s a request, plain TCP, no SASL, no time window). It
+// connects lazily: a broker that cannot be reached shows in Publish, as a
+// *sharelog.RetryableError. The error, if any, names each wrong option.
+// Close the Client to flush and release it.
+func NewClient(brokers []string, opts ...Option) (*Client, error) {
+	o := defaultOptions()
+	for _, opt := range opts {
+		if opt != nil {
+			opt(o)
+		}
 	}
+	if err := o.validate(brokers); err != nil {
+		return nil, fmt.Errorf("ingest.NewClient: %w", err)
+	}
+	c := &Client{topic: o.prefix + ".raw", window: o.window, now: o.now}
 	if c.now == nil {
 		c.now = time.Now
 	}
-	return c
+	rt := o.rt
+	if rt == nil {
+		mech := o.mech
+		if cr := o.saslCred; cr != nil {
+			m, err := kafkax.SASLMechanism(cr.mechanism, cr.username, cr.password)
+			if err != nil {
+				return nil, fmt.Errorf("ingest.NewClient: WithSASLCredentials: %w", err)
+			}
+			mech = m
+		}
+		c.own = kafkax.NewTransport(o.clientID, o.tls, mech)
+		rt = c.own
+	}
+	c.writer = kafkax.NewWriter(append([]string(nil), brokers...), rt, kafkax.WriterSettings{
+		Linger: o.linger, Compression: o.codec, Timeout: o.timeout,
+	})
+	return c, nil
 }
 
 // Topic is the topic the client produces to.
@@ -96,8 +119,16 @@ func firstError(we kafka.WriteErrors) error {
 	return nil
 }
 
-// Close flushes what is buffered and releases the producer.
-func (c *Client) Close() error { return c.writer.Close() }
+// Close flushes what is buffered, waits for it to be acknowledged and
+// releases the producer (and the connections of the client's own
+// transport). Publish must not be called after Close.
+func (c *Client) Close() error {
+	err := c.writer.Close()
+	if c.own != nil {
+		c.own.CloseIdleConnections()
+	}
+	return err
+}
 
 // InvalidEventError says which event of a Publish call is invalid and why.
 type InvalidEventError struct {

@@ -47,8 +47,7 @@ func validEvent(id string) *sharelog.Event {
 
 func TestPublishValidatesBeforeProducing(t *testing.T) {
 	conn := newConn(t)
-	c := NewClient(conn)
-	defer c.Close()
+	c := connClient(t, conn)
 	good, bad := validEvent("0193a1b2-c3d4-7e5f-8a9b-000000000001"), validEvent("0193a1b2-c3d4-7e5f-8a9b-000000000002")
 	bad.Client.IP = "nope"
 	err := c.Publish(context.Background(), good, bad)
@@ -81,13 +80,10 @@ func TestPublishValidatesBeforeProducing(t *testing.T) {
 
 func TestPublishFailsRetryablyWhenKafkaIsGone(t *testing.T) {
 	conn := newConn(t)
-	c := NewClient(conn)
-	defer c.Close()
 	b, _ := kafkax.StartEmbedded(kafkax.EmbeddedConfig{Addr: "127.0.0.1:0"}, t.TempDir(), 1)
 	b.Close() // an address where nothing listens any more
 	gone, _ := kafkax.NewConn(conn.Config(), []string{b.Addr()})
-	cg := NewClient(gone)
-	defer cg.Close()
+	cg := connClient(t, gone)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	err := cg.Publish(ctx, validEvent("0193a1b2-c3d4-7e5f-8a9b-000000000003"))
@@ -106,7 +102,7 @@ func newHandler(t *testing.T, mutate func(*Config)) *Handler {
 		mutate(&cfg)
 	}
 	reg := prometheus.NewRegistry()
-	h, err := NewHandler(cfg, []string{key, "second-key-abcdefghijkl"}, NewClient(newConn(t)), nil, reg)
+	h, err := NewHandler(cfg, []string{key, "second-key-abcdefghijkl"}, connClient(t, newConn(t)), nil, reg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -161,7 +161,11 @@ func (c *cluster) producer() *producer {
 	if err := conn.EnsureTopics(ctx, t.Raw, t.Enriched, t.DLQ); err != nil {
 		c.t.Fatal(err)
 	}
-	p := &producer{client: ingest.NewClient(conn), gen: simulate.NewGenerator(simulate.Config{Seed: 11}, nil)}
+	client, err := newIngestClient(conn)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	p := &producer{client: client, gen: simulate.NewGenerator(simulate.Config{Seed: 11}, nil)}
 	c.t.Cleanup(func() { p.client.Close(); conn.Close() })
 	return p
 }

@@ -60,7 +60,10 @@ func simulateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			return err
 		}
 		defer conn.Close()
-		client := ingest.NewClient(conn)
+		client, err := newIngestClient(conn)
+		if err != nil {
+			return err
+		}
 		defer client.Close()
 		sender = clientSender{client}
 	default:
@@ -98,6 +101,19 @@ func ingestKey(cfg *config.Config, flagKey string) (string, error) {
 		return "", fmt.Errorf("no ingest key: give --key, set SHARELOG_INGEST_KEYS, or start `sharelog run` first so that it generates %s", path)
 	}
 	return strings.TrimSpace(string(data)), nil
+}
+
+// newIngestClient returns the Go client producing through conn, with its
+// brokers, transport (client id, TLS, SASL), topic prefix and producer
+// settings, as sharelog ingest produces.
+func newIngestClient(conn *kafkax.Conn) (*ingest.Client, error) {
+	cfg := conn.Config()
+	return ingest.NewClient(conn.Brokers(),
+		ingest.WithTransport(conn.Transport()),
+		ingest.WithTopicPrefix(cfg.TopicPrefix),
+		ingest.WithLinger(cfg.Linger),
+		ingest.WithCompression(kafkax.CompressionCodec(cfg.Compression)),
+		ingest.WithRequestTimeout(cfg.WriteTimeout))
 }
 
 // clientSender sends through the Go client, as the link and file server does.

@@ -43,14 +43,7 @@ func NewConn(cfg Config, brokers []string) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	transport := &kafka.Transport{
-		ClientID:    cfg.ClientID,
-		DialTimeout: 5 * time.Second,
-		IdleTimeout: 30 * time.Second,
-		MetadataTTL: 10 * time.Second,
-		TLS:         tlsCfg,
-		SASL:        mech,
-	}
+	transport := NewTransport(cfg.ClientID, tlsCfg, mech)
 	return &Conn{
 		cfg:       cfg,
 		brokers:   brokers,
@@ -98,29 +91,16 @@ func (c *Conn) Client() *kafka.Client { return c.client }
 // Close releases idle connections.
 func (c *Conn) Close() { c.transport.CloseIdleConnections() }
 
-// NewWriter returns a producer that waits for all in-sync replicas
-// (RequireAll), partitions by key with murmur2 (as Kafka's Java clients do, so
-// other producers put a link on the same partition), and lingers only
-// cfg.Linger. WriteMessages on it is synchronous: it returns once every
-// message is acknowledged, or with an error (kafka.WriteErrors per message).
-// The caller closes it.
+// NewWriter returns a producer through the Conn's transport, as the
+// package's NewWriter makes it (acks from all in-sync replicas, murmur2 by
+// key, synchronous WriteMessages), with cfg.Linger, cfg.Compression and
+// cfg.WriteTimeout. The caller closes it.
 func (c *Conn) NewWriter() *kafka.Writer {
-	return &kafka.Writer{
-		Addr:         kafka.TCP(c.brokers...),
-		Balancer:     &kafka.Murmur2Balancer{},
-		RequiredAcks: kafka.RequireAll,
-		BatchTimeout: c.cfg.Linger,
-		Compression:  compressionCodec(c.cfg.Compression),
-		// kafka-go allocates BatchSize messages up front for every batch
-		// (writeBatch.add), so a large value costs memory clearing on every
-		// small write; 256 a partition per request is plenty.
-		BatchSize:    256,
-		BatchBytes:   16 << 20,
-		WriteTimeout: c.cfg.WriteTimeout,
-		ReadTimeout:  c.cfg.WriteTimeout,
-		MaxAttempts:  3,
-		Transport:    c.transport,
-	}
+	return NewWriter(c.brokers, c.transport, WriterSettings{
+		Linger:      c.cfg.Linger,
+		Compression: CompressionCodec(c.cfg.Compression),
+		Timeout:     c.cfg.WriteTimeout,
+	})
 }
 
 // NewGroupReader returns a consumer-group reader of topic that never commits
@@ -359,20 +339,4 @@ func (c *Conn) WaitReachable(ctx context.Context) error {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-}
-
-// compressionCodec maps the configured name to kafka-go's codec; "none" (and
-// anything Validate refuses) is no compression.
-func compressionCodec(name string) kafka.Compression {
-	switch name {
-	case "gzip":
-		return kafka.Gzip
-	case "snappy":
-		return kafka.Snappy
-	case "lz4":
-		return kafka.Lz4
-	case "zstd":
-		return kafka.Zstd
-	}
-	return 0
 }

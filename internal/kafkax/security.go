@@ -8,8 +8,6 @@ import (
 	"strings"
 
 	"github.com/segmentio/kafka-go/sasl"
-	"github.com/segmentio/kafka-go/sasl/plain"
-	"github.com/segmentio/kafka-go/sasl/scram"
 
 	"github.com/sharelog/sharelog/internal/cfgerr"
 	"github.com/sharelog/sharelog/internal/tlsconf"
@@ -93,13 +91,9 @@ func (c SASLConfig) build() (sasl.Mechanism, error) {
 		}
 		password = strings.TrimRight(string(data), "\r\n")
 	}
-	switch strings.ToUpper(c.Mechanism) {
-	case "PLAIN":
-		return plain.Mechanism{Username: c.Username, Password: password}, nil
-	case "SCRAM-SHA-256":
-		return scram.Mechanism(scram.SHA256, c.Username, password)
-	case "SCRAM-SHA-512":
-		return scram.Mechanism(scram.SHA512, c.Username, password)
+	mech, err := SASLMechanism(c.Mechanism, c.Username, password)
+	if err != nil {
+		return nil, fmt.Errorf("kafka.sasl.mechanism: %w", err)
 	}
-	return nil, fmt.Errorf("kafka.sasl.mechanism: %q is not supported", c.Mechanism)
+	return mech, nil
 }

@@ -306,7 +306,9 @@ func (p *Pipeline) startIngest(opts Options, mux *http.ServeMux) error {
 		return err
 	}
 	p.ingestKeys = keys
-	p.client = ingest.NewClient(p.conn)
+	if p.client, err = newIngestClient(p.conn); err != nil {
+		return err
+	}
 	h, err := ingest.NewHandler(p.cfg.Ingest, keys, p.client, p.log.With("role", "ingest"), p.reg)
 	if err != nil {
 		return err

@@ -12,7 +12,6 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	sharelog "github.com/sharelog/sharelog"
-	"github.com/sharelog/sharelog/ingest"
 	"github.com/sharelog/sharelog/internal/kafkatest"
 	"github.com/sharelog/sharelog/internal/kafkax"
 )
@@ -261,7 +260,10 @@ func TestWorkerRestartLosesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	client := ingest.NewClient(conn)
+	client, err := newIngestClient(conn)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer client.Close()
 
 	const total = 3000
