@@ -40,28 +40,98 @@ function where(ev) {
   return [g.city, g.country_code].filter(Boolean).join(", ");
 }
 
-// eventRow makes a table row of an event; a click shows its details.
-function eventRow(ev, detail) {
+// ---- workspaces seen
+//
+// The Workspace column is shown once the events this tab has shown come from
+// more than one workspace: only a token of several workspaces (or "*") can
+// see such events, and for a single-workspace token the column would repeat
+// one value. The API does not say which workspaces a token may read.
+const WS_KEY = "sharelog.workspaces";
+const seenWS = new Set(JSON.parse(sessionStorage.getItem(WS_KEY) || "[]"));
+
+function noteWorkspace(ev) {
+  const ws = ev.workspace && ev.workspace.id;
+  if (!ws || seenWS.has(ws)) return;
+  seenWS.add(ws);
+  sessionStorage.setItem(WS_KEY, JSON.stringify([...seenWS]));
+  showWorkspaces();
+}
+
+function showWorkspaces() {
+  document.body.classList.toggle("multi-ws", seenWS.size > 1);
+}
+
+// eventRow makes a table row of an event; a click opens its details in the
+// side panel of the view ("live" or "log").
+function eventRow(ev, view) {
+  noteWorkspace(ev);
   const tr = document.createElement("tr");
   tr.dataset.id = ev.id;
   const result = ev.result + (ev.reason ? " (" + ev.reason + ")" : "");
-  for (const v of [utc(ev.time), ev.action, result, who(ev), ev.file ? ev.file.name || ev.file.id : "",
-    ev.link ? ev.link.id : "", ev.client ? ev.client.ip : "", where(ev)]) {
-    tr.appendChild(text("td", v));
+  const ws = ev.workspace ? ev.workspace.name || ev.workspace.id : "";
+  for (const [cls, v] of [["c-time", utc(ev.time)], ["c-action", ev.action], ["c-result", result], ["c-ws", ws], ["c-who", who(ev)],
+    ["c-file", ev.file ? ev.file.name || ev.file.id : ""], ["c-link", ev.link ? ev.link.id : ""],
+    ["c-ip", ev.client ? ev.client.ip : ""], ["c-where", where(ev)]]) {
+    const td = text("td", v, cls);
+    td.title = td.textContent; // the whole value when the cell is cut
+    tr.appendChild(td);
   }
-  tr.addEventListener("click", () => showDetail(detail, ev));
+  tr.addEventListener("click", () => {
+    if (tr.classList.contains("selected")) closePanel(view); else openPanel(view, ev, tr);
+  });
   return tr;
 }
+
+// syncEmpty shows a view's table when it has rows, else its empty state.
+function syncEmpty(view, message) {
+  const has = $(view + "-rows").children.length > 0;
+  $(view + "-table").hidden = !has;
+  $(view + "-empty").hidden = has;
+  if (message) $(view + "-empty").textContent = message;
+}
+
+// openPanel shows an event's details in the side panel beside its row: the
+// panel's top is put level with the row, moved up as far as needed for the
+// panel to end inside the window.
+function openPanel(view, ev, tr) {
+  const panel = $(view + "-panel");
+  for (const r of $(view + "-rows").querySelectorAll("tr.selected")) r.classList.remove("selected");
+  tr.classList.add("selected");
+  showDetail($(view + "-detail"), ev);
+  panel.hidden = false;
+  $(view + "-split").classList.add("open");
+  panel.style.marginTop = "0px";
+  const box = $(view + "-split").getBoundingClientRect(), row = tr.getBoundingClientRect();
+  const top = Math.max(8, Math.min(row.top, window.innerHeight - panel.offsetHeight - 8));
+  panel.style.marginTop = Math.max(0, Math.round(top - box.top)) + "px";
+  // The page starts too low for the panel to end inside the window: scroll
+  // it up, at most as far as keeps the panel's top (and the row) in view.
+  const b = panel.getBoundingClientRect();
+  if (b.bottom > window.innerHeight) window.scrollBy(0, Math.min(b.bottom - window.innerHeight + 8, b.top - 8));
+}
+
+function closePanel(view) {
+  $(view + "-panel").hidden = true;
+  $(view + "-split").classList.remove("open");
+  for (const r of $(view + "-rows").querySelectorAll("tr.selected")) r.classList.remove("selected");
+}
+
+for (const view of ["live", "log"]) {
+  $(view + "-panel").querySelector(".panel-close").addEventListener("click", () => closePanel(view));
+}
+document.addEventListener("keydown", (e) => {
+  if (e.key === "Escape") { closePanel("live"); closePanel("log"); }
+});
 
 function showDetail(el, ev) {
   const g = ev.geo || {}, p = ev.platform || {}, s = ev.session || {};
   el.textContent =
+    "Workspace: " + (ev.workspace ? ev.workspace.id + (ev.workspace.name ? " (" + ev.workspace.name + ")" : "") : "") + "\n" +
     "Where:    " + [g.city, g.subdivision, g.country_name].filter(Boolean).join(", ") + (g.latitude != null ? "  (" + g.latitude + ", " + g.longitude + ")" : "") + "\n" +
     "Platform: " + [p.client_name, p.client_version].filter(Boolean).join(" ") + " on " + [p.os_name, p.os_version].filter(Boolean).join(" ") + (p.device_type ? " (" + p.device_type + ")" : "") + "\n" +
     "Session:  " + (s.link_session_id || "—") + (s.seq ? "  event " + s.seq : "") + "\n" +
     "Client:   " + (ev.client ? ev.client.ip + "  " + (ev.client.user_agent || "") : "") + "\n\n" +
     JSON.stringify(ev, null, 2);
-  el.hidden = false;
 }
 
 // formParams turns a form's non-empty fields into URLSearchParams.
@@ -84,8 +154,26 @@ async function login(t) {
 
 function logout(msg) {
   sessionStorage.removeItem(TOKEN_KEY);
+  sessionStorage.removeItem(WS_KEY);
+  seenWS.clear();
+  showWorkspaces();
   token = "";
   if (live.ws) live.ws.close();
+  // Nothing the token read stays on the page.
+  for (const view of ["live", "log"]) {
+    closePanel(view);
+    $(view + "-rows").replaceChildren();
+    $(view + "-detail").textContent = "";
+  }
+  syncEmpty("live", "Waiting for events… New events appear here as they arrive.");
+  syncEmpty("log", "Loading…");
+  live.lastID = "";
+  live.pending = [];
+  logState.loaded = false;
+  logState.cursors = [""];
+  logState.page = 0;
+  $("alerts-rows").replaceChildren();
+  $("link-report").hidden = true;
   $("login-error").textContent = msg || "";
   location.hash = "#/login";
   route();
@@ -187,14 +275,17 @@ function setStatus(label, cls) {
 
 function addLiveRow(ev) {
   const body = $("live-rows");
-  body.insertBefore(eventRow(ev, $("live-detail")), body.firstChild);
+  body.insertBefore(eventRow(ev, "live"), body.firstChild);
   while (body.children.length > MAX_LIVE_ROWS) body.lastChild.remove();
+  syncEmpty("live");
 }
 
 $("live-filter").addEventListener("submit", (e) => {
   e.preventDefault();
   live.params = formParams(e.target);
   $("live-rows").replaceChildren();
+  closePanel("live");
+  syncEmpty("live", live.params.size ? "Waiting for events that match the filter…" : "Waiting for events… New events appear here as they arrive.");
   if (live.ws && live.ws.readyState === 1) {
     live.ws.send(JSON.stringify({ type: "filter", params: live.params.toString() }));
   } else {
@@ -223,7 +314,9 @@ async function loadLog() {
   try {
     const page = await (await api("/v1/events?" + q)).json();
     const body = $("log-rows");
-    body.replaceChildren(...page.events.map((ev) => eventRow(ev, $("log-detail"))));
+    body.replaceChildren(...page.events.map((ev) => eventRow(ev, "log")));
+    closePanel("log");
+    syncEmpty("log", "No events match these filters.");
     logState.cursors[logState.page + 1] = page.next_cursor || "";
     $("log-older").disabled = !page.next_cursor;
     $("log-newer").disabled = logState.page === 0;
@@ -231,6 +324,7 @@ async function loadLog() {
     $("log-error").textContent = "";
   } catch (err) {
     $("log-error").textContent = err.message;
+    $("log-empty").textContent = "";
   }
 }
 
@@ -295,7 +389,12 @@ async function loadLink() {
   }
 }
 
-// chart draws opens and downloads per day as paired bars (inline SVG).
+// The chart's two series: the per-day counters of the activity report.
+const SERIES = [["opens", "Opens"], ["downloads", "Downloads"]];
+
+// chart draws opens and downloads per day as paired bars (inline SVG, as
+// wide as the page allows) under a legend naming both series in their
+// colours (style.css: .opens, .downloads).
 function chart(days) {
   const ns = "http://www.w3.org/2000/svg";
   const el = (tag, attrs) => {
@@ -303,24 +402,35 @@ function chart(days) {
     for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
     return e;
   };
+  const legend = document.createElement("ul");
+  legend.className = "legend";
+  legend.id = "chart-legend";
+  for (const [k, label] of SERIES) {
+    const li = document.createElement("li");
+    li.dataset.series = k;
+    li.appendChild(text("span", "", "swatch " + k));
+    li.appendChild(document.createTextNode(label));
+    legend.appendChild(li);
+  }
   const w = Math.max(320, days.length * 28 + 40), h = 160, base = 130;
-  const svg = el("svg", { width: w, height: h, role: "img", "aria-label": "opens and downloads per day", id: "activity-chart" });
+  const svg = el("svg", { viewBox: "0 0 " + w + " " + h, width: w, height: h, role: "img", "aria-label": "opens and downloads per day", id: "activity-chart" });
   const top = Math.max(1, ...days.map((d) => Math.max(d.opens, d.downloads)));
+  svg.appendChild(el("line", { x1: 28, y1: base, x2: w, y2: base, class: "axis" }));
   days.forEach((d, i) => {
     const x = 30 + i * 28;
-    for (const [k, dx] of [["opens", 0], ["downloads", 11]]) {
+    SERIES.forEach(([k], j) => {
       const bh = Math.round((d[k] / top) * 110);
-      const r = el("rect", { x: x + dx, y: base - bh, width: 10, height: bh, class: k });
+      const r = el("rect", { x: x + j * 11, y: base - bh, width: 10, height: bh, class: k });
       r.appendChild(el("title", {})).textContent = d.date + ": " + d[k] + " " + k;
       svg.appendChild(r);
-    }
+    });
     svg.appendChild(el("text", { x, y: base + 14 })).textContent = d.date.slice(5);
   });
   svg.appendChild(el("text", { x: 0, y: 12 })).textContent = String(top);
-  const legend = el("text", { x: w - 150, y: 12 });
-  legend.textContent = "■ opens  ■ downloads";
-  svg.appendChild(legend);
-  return svg;
+  svg.appendChild(el("text", { x: 0, y: base })).textContent = "0";
+  const frag = document.createDocumentFragment();
+  frag.append(legend, svg);
+  return frag;
 }
 
 $("link-form").addEventListener("submit", (e) => {
@@ -335,6 +445,7 @@ async function loadAlerts() {
     const page = await (await api("/v1/events?action=alert.raised&limit=200")).json();
     $("alerts-rows").replaceChildren();
     for (const ev of page.events.reverse()) addAlertRow(ev, true);
+    syncAlertsEmpty();
     $("alerts-error").textContent = "";
   } catch (err) {
     $("alerts-error").textContent = err.message;
@@ -351,8 +462,13 @@ function addAlertRow(ev, onTop) {
   const sev = document.createElement("td");
   sev.appendChild(text("span", a.severity, "sev sev-" + a.severity));
   tr.appendChild(sev);
-  for (const v of [a.rule, a.subject, a.count, a.summary]) tr.appendChild(text("td", v));
+  for (const [cls, v] of [["c-rule", a.rule], ["c-subject", a.subject], ["c-count", a.count], ["c-summary", a.summary]]) {
+    const td = text("td", v, cls);
+    td.title = td.textContent;
+    tr.appendChild(td);
+  }
   const link = document.createElement("td");
+  link.className = "c-link";
   if (ev.link) {
     const l = text("a", ev.link.id);
     l.href = "#/link/" + encodeURIComponent(ev.link.id);
@@ -360,9 +476,17 @@ function addAlertRow(ev, onTop) {
   }
   tr.appendChild(link);
   if (onTop) body.insertBefore(tr, body.firstChild); else body.appendChild(tr);
+  syncAlertsEmpty();
+}
+
+function syncAlertsEmpty() {
+  const has = $("alerts-rows").children.length > 0;
+  $("alerts-table").hidden = !has;
+  $("alerts-empty").hidden = has;
 }
 
 if (token) {
   $("who").textContent = "logged in";
 }
+showWorkspaces();
 route();
