@@ -32,8 +32,11 @@ GEO_ENV := SHARELOG_TEST_DBIP_CITY=$(abspath $(TESTDATA))/dbip/dbip-city-ipv4.mm
 	SHARELOG_TEST_GEOLITE2_CITY=$(abspath $(TESTDATA))/geolite2/GeoLite2-City.mmdb
 
 # Every test against the embedded broker.
+# examples/fileserver is a module of its own (the Go client as another
+# module embeds it), which ./... does not reach.
 test: testdata vet
 	$(GEO_ENV) $(GO) test -race -count=1 -timeout 30m ./...
+	cd examples/fileserver && $(GO) vet ./... && $(GO) test -race -count=1 -timeout 5m ./...
 
 # The same suite against Apache Kafka (started and stopped here, fresh, with
 # a SASL listener), plus the tests that need a real broker: process-level
