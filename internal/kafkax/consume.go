@@ -140,6 +140,9 @@ func (k *Consumer) Ack(msgs ...kafka.Message) {
 // AckOffset is Ack for one message known by its partition and offset.
 func (k *Consumer) AckOffset(partition int, offset int64) { k.offs.Done(partition, offset) }
 
+// AckOffsets is Ack for the messages at offsets[i] of partitions[i].
+func (k *Consumer) AckOffsets(partitions []int, offsets []int64) { k.offs.DoneAll(partitions, offsets) }
+
 // InFlight is how many messages are fetched and not yet acknowledged.
 func (k *Consumer) InFlight() int { return k.offs.InFlight() }
 

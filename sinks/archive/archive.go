@@ -7,7 +7,8 @@
 // MaxFileBytes bytes, when its oldest event has waited MaxFileAge, when all
 // buffers together hold MaxBufferedEvents, and at shutdown. A Kafka offset is
 // committed only when every event before it, on its Kafka partition, is in a
-// durable file (fsynced and renamed). A crash therefore loses nothing: what
+// durable file (fsynced and renamed): the sink acknowledges the messages of
+// a file to its kafkax.Consumer once the file is written. A crash therefore loses nothing: what
 // was not in a file is delivered again, and may then be in the archive
 // twice; readers and compaction drop repeats by event id.
 package archive
@@ -170,8 +171,10 @@ type buffer struct {
 	events []*sharelog.Event
 	bytes  int64
 	since  time.Time
-	// minOffset is, per Kafka partition, the lowest offset in the buffer.
-	minOffset map[int]int64
+	// parts and offs are the Kafka partition and offset of each event,
+	// acknowledged once the buffer is in a file.
+	parts []int
+	offs  []int64
 }
 
 type partKey struct{ workspace, date string }
@@ -180,10 +183,6 @@ type partKey struct{ workspace, date string }
 type state struct {
 	buffers  map[partKey]*buffer
 	buffered int
-	// next is, per Kafka partition, the offset after the last message taken.
-	next map[int]int64
-	// committed is, per Kafka partition, the offset committed last.
-	committed map[int]int64
 }
 
 // Run consumes until ctx ends, then writes what it holds, commits, and
@@ -195,42 +194,38 @@ func (s *Sink) Run(ctx context.Context) error {
 	} else if len(removed) > 0 {
 		s.log.Info("removed files left by an interrupted write", "files", len(removed))
 	}
-	reader := s.deps.Conn.NewGroupReader(s.group, s.topics.Enriched, s.log)
-	defer reader.Close()
+	cons := s.deps.Conn.Consume(ctx, kafkax.ConsumeConfig{
+		Group: s.group, Topic: s.topics.Enriched, Queue: 1000, Logger: s.log,
+	})
+	defer cons.Close() // commits what is in files; the rest comes again
 	defer s.dlq.Close()
+	fetched := cons.Messages()
 
-	fetched := make(chan kafka.Message, 1000)
-	fctx, stopFetch := context.WithCancel(ctx)
+	rctx, stopRetention := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		kafkax.Fetch(fctx, reader, fetched, s.log, nil)
+		s.retentionLoop(rctx)
 	}()
-	defer func() { stopFetch(); wg.Wait() }()
+	defer func() { stopRetention(); wg.Wait() }()
 
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		s.retentionLoop(fctx)
-	}()
-
-	st := &state{buffers: map[partKey]*buffer{}, next: map[int]int64{}, committed: map[int]int64{}}
+	st := &state{buffers: map[partKey]*buffer{}}
 	tick := time.NewTicker(min(s.cfg.MaxFileAge/4, time.Second))
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return s.shutdown(ctx, reader, st)
+			return s.shutdown(ctx, cons, st)
 		case <-tick.C:
-			if err := s.flush(ctx, reader, st, func(b *buffer) bool { return s.deps.Now().Sub(b.since) >= s.cfg.MaxFileAge }); err != nil {
+			if err := s.flush(ctx, cons, st, func(b *buffer) bool { return s.deps.Now().Sub(b.since) >= s.cfg.MaxFileAge }); err != nil {
 				return err
 			}
 		case m, ok := <-fetched:
 			if !ok {
-				return s.shutdown(ctx, reader, st)
+				return s.shutdown(ctx, cons, st)
 			}
-			if err := s.take(ctx, reader, st, m); err != nil {
+			if err := s.take(ctx, cons, st, m); err != nil {
 				return err
 			}
 		}
@@ -238,8 +233,7 @@ func (s *Sink) Run(ctx context.Context) error {
 }
 
 // take adds one message to its buffer (or the DLQ) and writes what is due.
-func (s *Sink) take(ctx context.Context, reader *kafka.Reader, st *state, m kafka.Message) error {
-	st.next[m.Partition] = m.Offset + 1
+func (s *Sink) take(ctx context.Context, cons *kafkax.Consumer, st *state, m kafka.Message) error {
 	ev, err := sharelog.DecodeEnriched(m.Value)
 	if err == nil {
 		// An event whose workspace id names no partition (empty, ".",
@@ -254,22 +248,22 @@ func (s *Sink) take(ctx context.Context, reader *kafka.Reader, st *state, m kafk
 			return fmt.Errorf("archive sink: writing to the DLQ: %w", werr)
 		}
 		s.events.WithLabelValues("dlq").Inc()
-		return s.commit(ctx, reader, st)
+		cons.Ack(m)
+		cons.Commit(ctx) //nolint:errcheck // logged; the next commit retries
+		return nil
 	}
 	key := partKey{ev.Workspace.ID, ev.Time.UTC().Format(time.DateOnly)}
 	b := st.buffers[key]
 	if b == nil {
-		b = &buffer{since: s.deps.Now(), minOffset: map[int]int64{}}
+		b = &buffer{since: s.deps.Now()}
 		st.buffers[key] = b
 	}
-	if _, ok := b.minOffset[m.Partition]; !ok {
-		b.minOffset[m.Partition] = m.Offset
-	}
+	b.parts, b.offs = append(b.parts, m.Partition), append(b.offs, m.Offset)
 	b.events = append(b.events, ev)
 	b.bytes += int64(len(m.Value))
 	st.buffered++
 	if len(b.events) >= s.cfg.MaxFileEvents || b.bytes >= s.cfg.MaxFileBytes {
-		return s.flush(ctx, reader, st, func(x *buffer) bool { return x == b })
+		return s.flush(ctx, cons, st, func(x *buffer) bool { return x == b })
 	}
 	if st.buffered >= s.cfg.MaxBufferedEvents {
 		largest := b
@@ -278,13 +272,13 @@ func (s *Sink) take(ctx context.Context, reader *kafka.Reader, st *state, m kafk
 				largest = x
 			}
 		}
-		return s.flush(ctx, reader, st, func(x *buffer) bool { return x == largest })
+		return s.flush(ctx, cons, st, func(x *buffer) bool { return x == largest })
 	}
 	return nil
 }
 
 // flush writes the buffers that due selects, then commits what became safe.
-func (s *Sink) flush(ctx context.Context, reader *kafka.Reader, st *state, due func(*buffer) bool) error {
+func (s *Sink) flush(ctx context.Context, cons *kafkax.Consumer, st *state, due func(*buffer) bool) error {
 	keys := make([]partKey, 0, len(st.buffers))
 	for k, b := range st.buffers {
 		if due(b) {
@@ -300,10 +294,14 @@ func (s *Sink) flush(ctx context.Context, reader *kafka.Reader, st *state, due f
 		if err := s.write(ctx, k, b); err != nil {
 			return err
 		}
+		cons.AckOffsets(b.parts, b.offs)
 		st.buffered -= len(b.events)
 		delete(st.buffers, k)
 	}
-	return s.commit(ctx, reader, st)
+	// Not fatal when it fails: the files are durable; the messages come
+	// again and are then duplicates in the archive.
+	cons.Commit(ctx) //nolint:errcheck // logged; the next commit retries
+	return nil
 }
 
 // write writes one buffer, retrying with back-off until it succeeds or ctx
@@ -335,45 +333,11 @@ func (s *Sink) write(ctx context.Context, k partKey, b *buffer) error {
 	}
 }
 
-// commit commits, per Kafka partition, the offset below which every message
-// is in a durable file: the lowest offset still in a buffer, or the offset
-// after the last message taken when no buffer holds one of that partition.
-func (s *Sink) commit(ctx context.Context, reader *kafka.Reader, st *state) error {
-	var msgs []kafka.Message
-	for p, next := range st.next {
-		safe := next
-		for _, b := range st.buffers {
-			if off, ok := b.minOffset[p]; ok && off < safe {
-				safe = off
-			}
-		}
-		if safe > st.committed[p] {
-			// kafka-go commits the offset after the message given.
-			msgs = append(msgs, kafka.Message{Topic: s.topics.Enriched, Partition: p, Offset: safe - 1})
-		}
-	}
-	if len(msgs) == 0 {
-		return nil
-	}
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	if err := reader.CommitMessages(cctx, msgs...); err != nil {
-		// Not fatal: the files are durable; the messages come again and
-		// are then duplicates in the archive.
-		s.log.Warn("commit failed; the archived events will be delivered again", "err", err)
-		return nil
-	}
-	for _, m := range msgs {
-		st.committed[m.Partition] = m.Offset + 1
-	}
-	return nil
-}
-
 // shutdown writes every buffer and commits, within 30 s of ctx ending.
-func (s *Sink) shutdown(ctx context.Context, reader *kafka.Reader, st *state) error {
+func (s *Sink) shutdown(ctx context.Context, cons *kafkax.Consumer, st *state) error {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	return s.flush(sctx, reader, st, func(*buffer) bool { return true })
+	return errors.Join(s.flush(sctx, cons, st, func(*buffer) bool { return true }), cons.Close())
 }
 
 // retentionLoop applies the retention policy, records each pass that removed
