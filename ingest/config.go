@@ -16,7 +16,7 @@ type Config struct {
 	// Keys are the accepted bearer keys. Prefer KeysFile or the environment
 	// (SHARELOG_INGEST_KEYS, comma-separated); empty: one is generated,
 	// stored in the data directory and printed once.
-	Keys []string `yaml:"keys"`
+	Keys []string `yaml:"keys" secret:"true"`
 	// KeysFile holds one key a line.
 	KeysFile string `yaml:"keys_file"`
 	// MaxBodyBytes limits a request body, after gzip decoding; default 5 MiB.

@@ -30,7 +30,7 @@ type Config struct {
 	// deployment needs the same one. Prefer SecretFile or the environment
 	// (SHARELOG_ENRICH_SESSION_SECRET); empty: one is generated and kept in
 	// the data directory.
-	Secret string `yaml:"secret"`
+	Secret string `yaml:"secret" secret:"true"`
 	// SecretFile is a file holding the secret.
 	SecretFile string `yaml:"secret_file"`
 	// Timeout is the inactivity that ends a session; default 30m.

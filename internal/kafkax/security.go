@@ -29,7 +29,7 @@ type SASLConfig struct {
 	Mechanism string `yaml:"mechanism"`
 	Username  string `yaml:"username"`
 	// Password; prefer PasswordFile or SHARELOG_KAFKA_SASL_PASSWORD.
-	Password     string `yaml:"password"`
+	Password     string `yaml:"password" secret:"true"`
 	PasswordFile string `yaml:"password_file"`
 }
 
