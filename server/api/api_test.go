@@ -164,7 +164,7 @@ func (w *world) start(t *testing.T, cfg Config) {
 	for _, p := range Patterns {
 		mux.Handle(p, h)
 	}
-	w.h, w.srv = h, httptest.NewServer(mux)
+	w.h, w.srv = h, httptest.NewServer(validated(t, mux))
 	t.Cleanup(w.srv.Close)
 }
 

@@ -33,7 +33,7 @@ import (
 
 // Patterns are the routes the Handler serves, to register on a caller's
 // http.ServeMux (each with the Handler).
-var Patterns = []string{"GET /v1/events", "GET /v1/links/{id}/activity", StreamPattern, TicketsPattern}
+var Patterns = []string{"GET /v1/events", "GET /v1/links/{id}/activity", StreamPattern, TicketsPattern, OpenAPIPattern}
 
 // Deps are what the handler is given.
 type Deps struct {
@@ -128,6 +128,7 @@ func NewHandler(cfg Config, deps Deps) (*Handler, error) {
 	h.mux.Handle(Patterns[1], h.route("activity", h.activity))
 	h.mux.HandleFunc(StreamPattern, h.stream)
 	h.mux.HandleFunc(TicketsPattern, h.streamTicket)
+	h.mux.HandleFunc(OpenAPIPattern, serveOpenAPI)
 	h.hub = deps.Hub
 	h.upgrader = websocket.Upgrader{
 		ReadBufferSize: 4096, WriteBufferSize: 16 << 10,

@@ -93,7 +93,7 @@ func limitedWorld(t *testing.T, base *world, cfg Config) (*world, *lockedLog) {
 	for _, p := range Patterns {
 		mux.Handle(p, h)
 	}
-	srv := httptest.NewUnstartedServer(mux)
+	srv := httptest.NewUnstartedServer(validated(t, mux))
 	srv.Listener = smallBuffers{srv.Listener}
 	srv.Start()
 	t.Cleanup(srv.Close)

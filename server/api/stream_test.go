@@ -65,7 +65,7 @@ func newStreamWorld(t *testing.T, sc stream.Config) *streamWorld {
 	for _, p := range Patterns {
 		mux.Handle(p, h)
 	}
-	w.srv = httptest.NewServer(mux)
+	w.srv = httptest.NewServer(validated(t, mux))
 	t.Cleanup(func() { w.hub.Close(); w.srv.Close() })
 	return w
 }
