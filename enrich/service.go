@@ -150,25 +150,20 @@ func (s *Service) worker(ctx context.Context, id int) {
 		}
 	}
 	proc := NewProcessor(Topics{Enriched: s.topics.Enriched, DLQ: s.topics.DLQ}, s.deps.Enrichers, newTracker, s.deps.Now)
-	reader := s.deps.Conn.NewGroupReader(s.group, s.topics.Raw, log)
-
-	// One goroutine fetches into a bounded queue so that the worker can take
-	// whatever is already there as one batch.
-	fetched := make(chan kafka.Message, s.cfg.BatchSize)
-	fctx, stopFetch := context.WithCancel(ctx)
-	var fwg sync.WaitGroup
-	fwg.Add(1)
-	go func() {
-		defer fwg.Done()
-		kafkax.Fetch(fctx, reader, fetched, log, func(error) { s.metrics.fetchErrs.Inc() })
-	}()
+	// The consumer fetches into a bounded queue, so that the worker can
+	// take whatever is already there as one batch, and commits what the
+	// worker acknowledges: a batch once it is produced.
+	cons := s.deps.Conn.Consume(ctx, kafkax.ConsumeConfig{
+		Group: s.group, Topic: s.topics.Raw, Queue: s.cfg.BatchSize, Logger: log,
+		OnFetchError:  func(error) { s.metrics.fetchErrs.Inc() },
+		OnCommitError: func(error) { s.metrics.commitErrs.Inc() },
+	})
 	defer func() {
-		stopFetch()
-		fwg.Wait()
-		if err := reader.Close(); err != nil {
-			log.Warn("closing reader", "err", err)
+		if err := cons.Close(); err != nil {
+			log.Warn("closing the consumer", "err", err)
 		}
 	}()
+	fetched := cons.Messages()
 
 	log.Info("enrich worker started", "group", s.group, "topic", s.topics.Raw)
 	batch := make([]kafka.Message, 0, s.cfg.BatchSize)
@@ -202,10 +197,8 @@ func (s *Service) worker(ctx context.Context, id int) {
 			return // only on shutdown: nothing committed, redelivered later
 		}
 		proc.Release()
-		if err := s.commit(ctx, reader, batch); err != nil {
-			s.metrics.commitErrs.Inc()
-			log.Warn("commit failed; the batch will be delivered again", "err", err)
-		}
+		cons.Ack(batch...)
+		s.commit(ctx, cons) // a failure is logged and counted; the next commit retries
 		now := s.deps.Now()
 		for i := range batch {
 			s.metrics.latency.Observe(now.Sub(batch[i].Time).Seconds())
@@ -281,10 +274,12 @@ func (s *Service) deliver(ctx context.Context, msgs []kafka.Message) error {
 	}
 }
 
-func (s *Service) commit(ctx context.Context, r *kafka.Reader, batch []kafka.Message) error {
+// commit commits what the worker acknowledged, within ShutdownTimeout after
+// ctx ended.
+func (s *Service) commit(ctx context.Context, cons *kafkax.Consumer) error {
 	cctx, cancel := s.graceful(ctx)
 	defer cancel()
-	return r.CommitMessages(cctx, batch...)
+	return cons.Commit(cctx)
 }
 
 // graceful returns a context that lives on ShutdownTimeout after ctx ends.
