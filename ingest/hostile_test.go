@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +14,7 @@ import (
 // valid event of the same batch is still accepted.
 func TestHandlerRefusesHostileEvents(t *testing.T) {
 	h := newHandler(t, func(c *Config) { c.MaxPast, c.MaxFuture = 120*24*time.Hour, 5*time.Minute })
-	srv := httptest.NewServer(h)
+	srv := newServer(t, h)
 	defer srv.Close()
 	now := time.Now().UTC()
 	event := func(n int, workspace, tm, extra string) string {
@@ -40,7 +39,7 @@ func TestHandlerRefusesHostileEvents(t *testing.T) {
 		body.WriteString(b.line + "\n")
 	}
 	body.WriteString(event(10, "ws-a", fresh, "") + "\n")
-	req, _ := http.NewRequest("POST", srv.URL, strings.NewReader(body.String()))
+	req, _ := http.NewRequest("POST", srv.URL+"/v1/events", strings.NewReader(body.String()))
 	req.Header.Set("Authorization", "Bearer "+key)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

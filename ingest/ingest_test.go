@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -111,7 +110,7 @@ func newHandler(t *testing.T, mutate func(*Config)) *Handler {
 
 func TestHandlerAuthAndMethod(t *testing.T) {
 	h := newHandler(t, nil)
-	srv := httptest.NewServer(h)
+	srv := newServer(t, h)
 	defer srv.Close()
 	for _, tc := range []struct {
 		method, auth string
@@ -125,7 +124,7 @@ func TestHandlerAuthAndMethod(t *testing.T) {
 		{"POST", "bearer second-key-abcdefghijkl", 202},
 		{"POST", "Bearer " + key, 202},
 	} {
-		req, _ := http.NewRequest(tc.method, srv.URL, strings.NewReader(`{"id":"0193a1b2-c3d4-7e5f-8a9b-000000000009","time":"2026-11-22T09:00:00Z","workspace":{"id":"ws"},"actor":{"type":"anonymous"},"action":"access.blocked","result":"denied","reason":"ip_blocked","client":{"ip":"192.0.2.1","kind":"api"}}`))
+		req, _ := http.NewRequest(tc.method, srv.URL+"/v1/events", strings.NewReader(`{"id":"0193a1b2-c3d4-7e5f-8a9b-000000000009","time":"2026-11-22T09:00:00Z","workspace":{"id":"ws"},"actor":{"type":"anonymous"},"action":"access.blocked","result":"denied","reason":"ip_blocked","client":{"ip":"192.0.2.1","kind":"api"}}`))
 		if tc.auth != "" {
 			req.Header.Set("Authorization", tc.auth)
 		}
@@ -151,12 +150,12 @@ func TestHandlerAuthAndMethod(t *testing.T) {
 // body is still arriving.
 func TestHandlerAnswers429WhenFull(t *testing.T) {
 	h := newHandler(t, func(c *Config) { c.MaxInFlight = 1; c.RetryAfter = 2 * time.Second })
-	srv := httptest.NewServer(h)
+	srv := newServer(t, h)
 	defer srv.Close()
 	pr, pw := io.Pipe()
 	first := make(chan int)
 	go func() {
-		req, _ := http.NewRequest("POST", srv.URL, pr)
+		req, _ := http.NewRequest("POST", srv.URL+"/v1/events", pr)
 		req.Header.Set("Authorization", "Bearer "+key)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -169,7 +168,7 @@ func TestHandlerAnswers429WhenFull(t *testing.T) {
 	pw.Write([]byte("{")) // the handler now holds the slot, reading
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		req, _ := http.NewRequest("POST", srv.URL, strings.NewReader("{}"))
+		req, _ := http.NewRequest("POST", srv.URL+"/v1/events", strings.NewReader("{}"))
 		req.Header.Set("Authorization", "Bearer "+key)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -206,11 +205,11 @@ func TestConfigValidateHidesKeys(t *testing.T) {
 // events sharelog writes about itself; the rest of its batch goes through.
 func TestHandlerRefusesSystemEvents(t *testing.T) {
 	h := newHandler(t, nil)
-	srv := httptest.NewServer(h)
+	srv := newServer(t, h)
 	defer srv.Close()
 	forged := `{"id":"0193a1b2-c3d4-7e5f-8a9b-00000000000a","time":"2026-11-22T09:00:00Z","workspace":{"id":"ws"},"actor":{"type":"system"},"action":"retention.applied","result":"success","reason":"max_age: 9 events","client":{"ip":"127.0.0.1","kind":"api"}}`
 	good := `{"id":"0193a1b2-c3d4-7e5f-8a9b-00000000000b","time":"2026-11-22T09:00:00Z","workspace":{"id":"ws"},"actor":{"type":"anonymous"},"action":"access.blocked","result":"denied","reason":"ip_blocked","client":{"ip":"192.0.2.1","kind":"api"}}`
-	req, _ := http.NewRequest("POST", srv.URL, strings.NewReader(forged+"\n"+good+"\n"))
+	req, _ := http.NewRequest("POST", srv.URL+"/v1/events", strings.NewReader(forged+"\n"+good+"\n"))
 	req.Header.Set("Authorization", "Bearer "+key)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -83,7 +83,7 @@ func TestStalledBodiesOfOneKeyLeaveRoomForOthers(t *testing.T) {
 		c.MaxInFlight, c.MaxInFlightPerKey = 4, 2
 		c.BodyTimeout, c.BodyRateGrace = time.Minute, time.Minute // they hang for the whole test
 	})
-	srv := httptest.NewServer(h)
+	srv := newServer(t, h)
 	defer srv.Close()
 	var stalled []net.Conn
 	for range 2 {
@@ -116,7 +116,7 @@ func TestSlowBodiesAreCutOff(t *testing.T) {
 		c.MaxInFlight, c.MaxInFlightPerKey = 2, 2
 		c.BodyTimeout, c.BodyRateGrace, c.MinBodyRate = 500*time.Millisecond, 100*time.Millisecond, 100
 	})
-	srv := httptest.NewServer(h)
+	srv := newServer(t, h)
 	defer srv.Close()
 
 	// 10 bytes, then nothing: due by 100ms + 10/100 s.
@@ -165,7 +165,7 @@ func TestWholeBodyInTimeIsServed(t *testing.T) {
 	h := newHandler(t, func(c *Config) {
 		c.BodyTimeout, c.BodyRateGrace, c.MinBodyRate = 5*time.Second, 2*time.Second, 100
 	})
-	srv := httptest.NewServer(h)
+	srv := newServer(t, h)
 	defer srv.Close()
 	ev := validEvent("0193a1b2-c3d4-7e5f-8a9b-0000000000c1")
 	ev.Time = time.Now().UTC().Truncate(time.Millisecond)
