@@ -9,7 +9,10 @@ package console
 import (
 	"embed"
 	"io/fs"
+	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
 )
 
 //go:embed assets
@@ -34,4 +37,27 @@ func Handler() http.Handler {
 		h.Set("Cache-Control", "no-cache")
 		files.ServeHTTP(w, r)
 	})
+}
+
+// LogAttr is the console's address as a log attribute of the HTTP server
+// listening on addr with handler h (console=http://127.0.0.1:8080/console/),
+// so that the start of `sharelog run` says where the console is. An
+// unspecified host (0.0.0.0, ::) is written localhost. When h does not serve
+// the console, the attribute is empty and slog leaves it out.
+func LogAttr(h http.Handler, addr string) slog.Attr {
+	mux, ok := h.(*http.ServeMux)
+	if !ok {
+		return slog.Attr{}
+	}
+	if _, pattern := mux.Handler(&http.Request{Method: http.MethodGet, URL: &url.URL{Path: Prefix}}); pattern != Prefix {
+		return slog.Attr{}
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return slog.Attr{}
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return slog.String("console", "http://"+net.JoinHostPort(host, port)+Prefix)
 }

@@ -486,7 +486,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		g.Add(func() error { <-ctx.Done(); return nil }, func(error) { cancel() })
 	}
 	g.Add(func() error {
-		p.log.Info("HTTP server listening", "addr", p.Addr())
+		p.log.Info("HTTP server listening", "addr", p.Addr(), console.LogAttr(p.server.Handler, p.Addr()))
 		if err := p.server.Serve(p.listener); !errors.Is(err, http.ErrServerClosed) {
 			return err
 		}
