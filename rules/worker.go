@@ -172,18 +172,23 @@ func (w *Worker) partition(ctx context.Context, gen *kafka.Generation, writer *k
 		w.log.Error("cannot start the partition", "partition", partition, "err", err)
 		return
 	}
-	var next, committed int64 = -1, -1
+	// The commit rule is kafkax.Offsets': never past an event whose output
+	// is not produced. The generation, not a group reader, commits here,
+	// because it also tells which partitions are assigned (the state to
+	// rebuild) and when they are revoked (its context ends).
+	offs := kafkax.NewOffsets()
 	commit := func() {
-		if next <= committed {
+		next := offs.Committable()
+		if len(next) == 0 {
 			return
 		}
-		if err := gen.CommitOffsets(map[string]map[int]int64{w.topics.Enriched: {partition: next}}); err != nil {
+		if err := gen.CommitOffsets(map[string]map[int]int64{w.topics.Enriched: next}); err != nil {
 			if ctx.Err() == nil {
 				w.log.Warn("commit failed; retried with the next", "partition", partition, "err", err)
 			}
 			return
 		}
-		committed = next
+		offs.Committed(next)
 	}
 	defer commit()
 	tick := time.NewTicker(time.Second)
@@ -209,16 +214,17 @@ func (w *Worker) partition(ctx context.Context, gen *kafka.Generation, writer *k
 			continue
 		}
 		fetchLog.Fetched()
+		offs.Take(partition, m.Offset)
 		out, ok := w.observe(m)
 		if ok && !out.Empty() {
 			if err := w.produce(ctx, writer, out); err != nil {
 				return // ctx ended: the event is evaluated again after a restart
 			}
-			next = m.Offset + 1
+			offs.Done(partition, m.Offset)
 			commit() // at once: what was produced must not be raised again
 			continue
 		}
-		next = m.Offset + 1
+		offs.Done(partition, m.Offset)
 	}
 }
 
