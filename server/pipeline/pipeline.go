@@ -82,24 +82,52 @@ type Pipeline struct {
 	cfg        *config.Config
 	log        *slog.Logger
 	reg        *prometheus.Registry
-	embedded   *kafkax.Embedded
 	conn       *kafkax.Conn
 	listener   net.Listener
 	server     *http.Server
 	client     *ingest.Client
-	locator    *geo.Locator
-	enricher   *enrich.Service
-	archive    *archivesink.Sink
-	archLag    *kafkax.LagMonitor
-	lag        *kafkax.LagMonitor
 	hub        *stream.Hub
-	rules      *rules.Worker
-	rulesLag   *kafkax.LagMonitor
-	runners    []*delivery.Runner
-	sinkLags   []*kafkax.LagMonitor
 	ingestKeys []string
-	closers    []func() error
+	// actors are what Run runs, in the order they are interrupted.
+	actors  []actor
+	closers []func() error
 }
+
+// An Actor is one long-running part of a role: an enrich service, a sink's
+// delivery runner, the archive sink, the rules worker, a lag monitor, the
+// live stream's tailer. Run works until ctx is cancelled, then returns once
+// its work in hand is finished (committed or left uncommitted, never half
+// done); it returns early only on a failure, which stops the whole process.
+// Run is called once, from one goroutine.
+type Actor interface {
+	Run(ctx context.Context) error
+}
+
+// actor is an Actor as the pipeline runs it: with the name the logs give
+// it and, for the HTTP server, the graceful stop that must be over before
+// the next actor is interrupted.
+type actor struct {
+	name string
+	Actor
+	// interrupt, when set, is called before the actor's context is
+	// cancelled and returns when the actor has stopped taking work.
+	interrupt func()
+}
+
+// add appends an actor to those Run runs.
+func (p *Pipeline) add(name string, a Actor) {
+	p.actors = append(p.actors, actor{name: name, Actor: a})
+}
+
+// addLag adds the lag monitor of a consumer group on topic.
+func (p *Pipeline) addLag(group, topic string) {
+	p.add("lag "+group, kafkax.NewLagMonitor(p.conn, group, topic, 10*time.Second, p.log, p.reg))
+}
+
+// runFunc makes a function an Actor.
+type runFunc func(ctx context.Context) error
+
+func (f runFunc) Run(ctx context.Context) error { return f(ctx) }
 
 // Start prepares the roles: it starts the embedded broker if needed, creates
 // missing topics, opens the GeoIP databases and binds the HTTP listener. Only
@@ -113,6 +141,14 @@ func Start(ctx context.Context, cfg *config.Config, roles Roles, opts Options) (
 		opts.Notice = io.Discard
 	}
 	p = &Pipeline{cfg: cfg, log: opts.Logger, reg: prometheus.NewRegistry()}
+	var sinks []registry.Config
+	if roles&Sinks != 0 {
+		// Before anything starts: a name that is not configured is a
+		// mistake of the command line.
+		if sinks, err = registry.Select(cfg.Sinks, opts.Sinks); err != nil {
+			return nil, err
+		}
+	}
 	started := p // the returns below set p to nil before this runs
 	defer func() {
 		if err != nil {
@@ -146,35 +182,24 @@ func Start(ctx context.Context, cfg *config.Config, roles Roles, opts Options) (
 		}
 	}
 	if roles&Archive != 0 {
-		if p.archive, err = archivesink.New(cfg.Archive, archivesink.Deps{Conn: p.conn, Logger: p.log, Registerer: p.reg}); err != nil {
+		archive, err := archivesink.New(cfg.Archive, archivesink.Deps{Conn: p.conn, Logger: p.log, Registerer: p.reg})
+		if err != nil {
 			return nil, err
 		}
-		p.archLag = kafkax.NewLagMonitor(p.conn, p.archive.Group(), cfg.Kafka.Topics().Enriched, 10*time.Second, p.log, p.reg)
+		p.add("archive", archive)
+		p.addLag(archive.Group(), cfg.Kafka.Topics().Enriched)
 	}
 
 	if roles&Sinks != 0 {
-		if err := p.startSinks(opts.Sinks); err != nil {
+		if err := p.startSinks(sinks); err != nil {
 			return nil, err
 		}
 	}
 
 	if roles&Rules != 0 && len(cfg.DetectionRules()) > 0 {
-		rs := cfg.DetectionRules()
-		if p.rules, err = rules.NewWorker(rs, rules.Deps{Conn: p.conn, Logger: p.log, Registerer: p.reg}); err != nil {
+		if err := p.startRules(ctx); err != nil {
 			return nil, err
 		}
-		tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		err = p.rules.Topics(tctx)
-		cancel()
-		if err != nil {
-			return nil, err
-		}
-		p.rulesLag = kafkax.NewLagMonitor(p.conn, p.rules.Group(), cfg.Kafka.Topics().Enriched, 10*time.Second, p.log, p.reg)
-		names := make([]string, len(rs))
-		for i, r := range rs {
-			names[i] = r.Name
-		}
-		p.log.Info("detection rules configured", "rules", names, "group", p.rules.Group())
 	}
 
 	if roles&API != 0 {
@@ -194,18 +219,10 @@ func Start(ctx context.Context, cfg *config.Config, roles Roles, opts Options) (
 	return p, nil
 }
 
-// startSinks makes the delivery runners of the sinks named (nil: all
-// configured). A name that is not configured is an error.
-func (p *Pipeline) startSinks(names []string) error {
-	want := map[string]bool{}
-	for _, n := range names {
-		want[n] = true
-	}
-	for _, c := range p.cfg.Sinks {
-		if names != nil && !want[c.Name] {
-			continue
-		}
-		delete(want, c.Name)
+// startSinks makes the delivery runners of the sinks (registry.Select
+// chose them).
+func (p *Pipeline) startSinks(sinks []registry.Config) error {
+	for _, c := range sinks {
 		sink, err := registry.New(c, registry.Deps{Logger: p.log, Registerer: p.reg})
 		if err != nil {
 			return err
@@ -215,17 +232,33 @@ func (p *Pipeline) startSinks(names []string) error {
 			sink.Close()
 			return err
 		}
-		p.runners = append(p.runners, r)
-		p.sinkLags = append(p.sinkLags, kafkax.NewLagMonitor(p.conn, r.Group(), p.cfg.Kafka.Topics().Enriched, 10*time.Second, p.log, p.reg))
+		p.add("sink "+c.Name, r)
+		p.addLag(r.Group(), p.cfg.Kafka.Topics().Enriched)
 		p.log.Info("sink configured", "sink", c.Name, "type", c.Type, "group", r.Group())
 	}
-	for n := range want {
-		configured := make([]string, 0, len(p.cfg.Sinks))
-		for _, c := range p.cfg.Sinks {
-			configured = append(configured, c.Name)
-		}
-		return fmt.Errorf("sink %q is not configured (sinks: %v)", n, configured)
+	return nil
+}
+
+// startRules makes the detection rules' worker and creates its topics.
+func (p *Pipeline) startRules(ctx context.Context) error {
+	rs := p.cfg.DetectionRules()
+	w, err := rules.NewWorker(rs, rules.Deps{Conn: p.conn, Logger: p.log, Registerer: p.reg})
+	if err != nil {
+		return err
 	}
+	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	err = w.Topics(tctx)
+	cancel()
+	if err != nil {
+		return err
+	}
+	p.add("rules", w)
+	p.addLag(w.Group(), p.cfg.Kafka.Topics().Enriched)
+	names := make([]string, len(rs))
+	for i, r := range rs {
+		names[i] = r.Name
+	}
+	p.log.Info("detection rules configured", "rules", names, "group", w.Group())
 	return nil
 }
 
@@ -239,13 +272,13 @@ func (p *Pipeline) connectKafka(ctx context.Context, opts Options) (err error) {
 			return errors.New("kafka.brokers: required for this role (SHARELOG_KAFKA_BROKERS); only `sharelog run` starts an embedded broker")
 		}
 		dir := filepath.Join(cfg.DataDir, "kafka")
-		p.embedded, err = kafkax.StartEmbedded(cfg.Kafka.Embedded, dir, cfg.Kafka.Partitions)
+		embedded, err := kafkax.StartEmbedded(cfg.Kafka.Embedded, dir, cfg.Kafka.Partitions)
 		if err != nil {
 			return err
 		}
-		p.closers = append(p.closers, func() error { p.embedded.Close(); return nil })
-		brokers = []string{p.embedded.Addr()}
-		p.log.Info("embedded Kafka broker started", "addr", p.embedded.Addr(), "data", dir)
+		p.closers = append(p.closers, func() error { embedded.Close(); return nil })
+		brokers = []string{embedded.Addr()}
+		p.log.Info("embedded Kafka broker started", "addr", embedded.Addr(), "data", dir)
 	}
 	if p.conn, err = kafkax.NewConn(cfg.Kafka, brokers); err != nil {
 		return err
@@ -287,6 +320,9 @@ func (p *Pipeline) startAPI(opts Options, mux *http.ServeMux) error {
 	}
 	if p.conn != nil {
 		p.hub = stream.NewHub(p.cfg.API.Stream, stream.Deps{Logger: p.log.With("role", "stream"), Registerer: p.reg})
+		p.add("stream", stream.Tailer{Conn: p.conn, Topic: p.cfg.Kafka.Topics().Enriched,
+			From:    time.Now().Add(-p.cfg.API.Stream.ResumeWindow), // fills the resume buffer
+			Publish: p.hub.Publish, Logger: p.log.With("role", "stream")})
 	}
 	h, err := api.NewHandler(p.cfg.API, api.Deps{ArchiveDir: p.cfg.Archive.Dir, Auth: auth, Logger: p.log.With("role", "api"), Registerer: p.reg, Hub: p.hub})
 	if err != nil {
@@ -362,7 +398,6 @@ func (p *Pipeline) startEnrich(opts Options) error {
 	if err != nil {
 		return fmt.Errorf("geoip.city_db: %w", err)
 	}
-	p.locator = loc
 	p.closers = append(p.closers, loc.Close)
 	enrichers = append(enrichers, loc)
 
@@ -376,14 +411,16 @@ func (p *Pipeline) startEnrich(opts Options) error {
 	if err != nil {
 		return err
 	}
-	p.enricher, err = enrich.New(p.cfg.Enrich, enrich.Deps{
+	enricher, err := enrich.New(p.cfg.Enrich, enrich.Deps{
 		Conn: p.conn, Enrichers: enrichers, SessionSecret: key,
 		Logger: p.log, Registerer: p.reg,
 	})
 	if err != nil {
 		return err
 	}
-	p.lag = kafkax.NewLagMonitor(p.conn, p.enricher.Group(), p.cfg.Kafka.Topics().Raw, 10*time.Second, p.log, p.reg)
+	p.add("enrich", enricher)
+	p.addLag(enricher.Group(), p.cfg.Kafka.Topics().Raw)
+	p.add("geoip", loc)
 	return nil
 }
 
@@ -475,66 +512,32 @@ func (p *Pipeline) Registry() *prometheus.Registry { return p.reg }
 
 // Run serves until ctx ends or a role fails, then shuts down in order: the
 // HTTP server stops taking requests and finishes those in flight (each
-// waits for Kafka's acknowledgement), the enrich workers finish, produce and
-// commit their batch in hand, the producers flush, and the embedded broker
-// stops last.
+// waits for Kafka's acknowledgement), the other actors are cancelled
+// together (the enrich workers finish, produce and commit their batch in
+// hand; the sinks and the archive commit what was delivered), the
+// producers flush, and the embedded broker stops last.
+//
+// The actors run in one oklog/run group, which interrupts them in the order
+// of the list: the HTTP server first, whose interrupt returns only when its
+// requests are done. The closers (producers, the broker) run after every
+// actor has returned.
 func (p *Pipeline) Run(ctx context.Context) error {
 	defer p.close()
 	var g run.Group
-	{
-		ctx, cancel := context.WithCancel(ctx)
-		g.Add(func() error { <-ctx.Done(); return nil }, func(error) { cancel() })
-	}
-	g.Add(func() error {
-		p.log.Info("HTTP server listening", "addr", p.Addr(), console.LogAttr(p.server.Handler, p.Addr()))
-		if err := p.server.Serve(p.listener); !errors.Is(err, http.ErrServerClosed) {
-			return err
-		}
-		return nil
-	}, func(error) {
-		if p.hub != nil {
-			p.hub.Close() // hijacked connections: Shutdown does not see them
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), p.cfg.HTTP.ShutdownTimeout)
-		defer cancel()
-		if err := p.server.Shutdown(ctx); err != nil {
-			p.log.Warn("HTTP shutdown", "err", err)
-		}
-	})
-	if p.enricher != nil {
-		ctx, cancel := context.WithCancel(context.Background())
-		g.Add(func() error { return p.enricher.Run(ctx) }, func(error) { cancel() })
-		lctx, lcancel := context.WithCancel(context.Background())
-		g.Add(func() error { return p.lag.Run(lctx) }, func(error) { lcancel() })
-		gctx, gcancel := context.WithCancel(context.Background())
-		g.Add(func() error { return p.locator.Run(gctx) }, func(error) { gcancel() })
-	}
-	if p.archive != nil {
-		ctx, cancel := context.WithCancel(context.Background())
-		g.Add(func() error { return p.archive.Run(ctx) }, func(error) { cancel() })
-		lctx, lcancel := context.WithCancel(context.Background())
-		g.Add(func() error { return p.archLag.Run(lctx) }, func(error) { lcancel() })
-	}
-	if p.hub != nil {
-		ctx, cancel := context.WithCancel(context.Background())
-		from := time.Now().Add(-p.cfg.API.Stream.ResumeWindow) // fills the resume buffer
+	for _, a := range p.runList(ctx) {
+		actx, cancel := context.WithCancel(context.Background())
 		g.Add(func() error {
-			return stream.Tailer{Conn: p.conn, Topic: p.cfg.Kafka.Topics().Enriched, From: from,
-				Publish: p.hub.Publish, Logger: p.log.With("role", "stream")}.Run(ctx)
-		}, func(error) { cancel() })
-	}
-	if p.rules != nil {
-		ctx, cancel := context.WithCancel(context.Background())
-		g.Add(func() error { return p.rules.Run(ctx) }, func(error) { cancel() })
-		lctx, lcancel := context.WithCancel(context.Background())
-		g.Add(func() error { return p.rulesLag.Run(lctx) }, func(error) { lcancel() })
-	}
-	for i, r := range p.runners {
-		ctx, cancel := context.WithCancel(context.Background())
-		g.Add(func() error { return r.Run(ctx) }, func(error) { cancel() })
-		lctx, lcancel := context.WithCancel(context.Background())
-		lag := p.sinkLags[i]
-		g.Add(func() error { return lag.Run(lctx) }, func(error) { lcancel() })
+			err := a.Run(actx)
+			if err != nil && !errors.Is(err, context.Canceled) {
+				err = fmt.Errorf("%s: %w", a.name, err)
+			}
+			return err
+		}, func(error) {
+			if a.interrupt != nil {
+				a.interrupt()
+			}
+			cancel()
+		})
 	}
 	err := g.Run()
 	if err != nil && !errors.Is(err, context.Canceled) {
@@ -543,6 +546,35 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		p.log.Info("stopped")
 	}
 	return err
+}
+
+// runList is what Run runs: the end of ctx, the HTTP server, then the
+// roles' actors.
+func (p *Pipeline) runList(ctx context.Context) []actor {
+	signal := actor{name: "signal", Actor: runFunc(func(own context.Context) error {
+		select {
+		case <-ctx.Done():
+		case <-own.Done():
+		}
+		return nil
+	})}
+	serve := actor{name: "http", Actor: runFunc(func(context.Context) error {
+		p.log.Info("HTTP server listening", "addr", p.Addr(), console.LogAttr(p.server.Handler, p.Addr()))
+		if err := p.server.Serve(p.listener); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	}), interrupt: func() {
+		if p.hub != nil {
+			p.hub.Close() // hijacked connections: Shutdown does not see them
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), p.cfg.HTTP.ShutdownTimeout)
+		defer cancel()
+		if err := p.server.Shutdown(ctx); err != nil {
+			p.log.Warn("HTTP shutdown", "err", err)
+		}
+	}}
+	return append([]actor{signal, serve}, p.actors...)
 }
 
 // close releases what Start acquired, in reverse order.
