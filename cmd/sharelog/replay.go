@@ -37,15 +37,11 @@ func replayCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if ff.from == "" || ff.to == "" {
 		return errors.New("replay: --from and --to are required (a replay re-sends a time range)")
 	}
-	i := slices.IndexFunc(cfg.Sinks, func(c registry.Config) bool { return c.Name == *name })
-	if i < 0 {
-		names := make([]string, len(cfg.Sinks))
-		for j, c := range cfg.Sinks {
-			names[j] = c.Name
-		}
-		return fmt.Errorf("replay: --sink %q is not configured (sinks: %v)", *name, names)
+	selected, err := registry.Select(cfg.Sinks, []string{*name})
+	if err != nil {
+		return fmt.Errorf("replay: --sink: %w", err)
 	}
-	sc := cfg.Sinks[i]
+	sc := selected[0]
 	scope := []string(ff.workspaces)
 	if len(scope) == 0 {
 		if scope, err = archive.Workspaces(cfg.Archive.Dir); err != nil {
