@@ -42,6 +42,7 @@ import (
 
 	"github.com/sharelog/sharelog"
 	"github.com/sharelog/sharelog/internal/cfgerr"
+	"github.com/sharelog/sharelog/internal/prom"
 )
 
 // Deps are what the sink is given; nil fields take quiet defaults.
@@ -136,10 +137,8 @@ func New(cfg Config, deps Deps) (*Sink, error) {
 		return nil, errors.New("elasticsearch: tls: is set, but Deps.Client was given: configure TLS on that client")
 	}
 	s.m = newMetrics()
-	if deps.Registerer != nil {
-		if err := s.m.register(deps.Registerer); err != nil {
-			return nil, fmt.Errorf("elasticsearch: metrics: %w", err)
-		}
+	if err := prom.Register(deps.Registerer, s.m.requests, s.m.items, s.m.duration, s.m.bytes); err != nil {
+		return nil, fmt.Errorf("elasticsearch: %w", err)
 	}
 	return s, nil
 }
@@ -531,13 +530,4 @@ func newMetrics() *metrics {
 			Help: "Bytes of bulk request bodies sent (after compression).",
 		}),
 	}
-}
-
-func (m *metrics) register(r prometheus.Registerer) error {
-	for _, c := range []prometheus.Collector{m.requests, m.items, m.duration, m.bytes} {
-		if err := r.Register(c); err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sharelog/sharelog/internal/prom"
 )
 
 // metrics are one sink's. They carry no sink label: a process with several
@@ -60,16 +62,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	for _, r := range []string{"ok", "error", "auth_failed"} {
 		m.sessions.WithLabelValues(r)
 	}
-	if reg != nil {
-		cs := []prometheus.Collector{m.mails, m.recipients, m.sessions, m.sessionTime, m.disabled}
-		for i, c := range cs {
-			if err := reg.Register(c); err != nil {
-				for _, done := range cs[:i] {
-					reg.Unregister(done)
-				}
-				return nil, fmt.Errorf("registering metrics (several email sinks need a Registerer each, wrapped with their name): %w", err)
-			}
-		}
+	if err := prom.Register(reg, m.mails, m.recipients, m.sessions, m.sessionTime, m.disabled); err != nil {
+		return nil, fmt.Errorf("email: %w", err)
 	}
 	return m, nil
 }

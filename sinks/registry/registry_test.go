@@ -70,6 +70,21 @@ sinks:
 		if err := s.Close(); err != nil {
 			t.Errorf("close %s: %v", c.Name, err)
 		}
+		// A second sink of the type, with its own name, shares the
+		// registry; one with the same name is an error, not a panic.
+		other := c
+		other.Name += "-2"
+		if s, err := registry.New(other, registry.Deps{Registerer: reg}); err != nil {
+			t.Errorf("second %s sink: %v", c.Type, err)
+		} else {
+			s.Close()
+		}
+		if s, err := registry.New(c, registry.Deps{Registerer: reg}); err == nil || !strings.Contains(err.Error(), "registering metrics") {
+			t.Errorf("%s sink registered twice under one name: %v", c.Type, err)
+			if s != nil {
+				s.Close()
+			}
+		}
 	}
 	// The alert sinks' defaults: Slack gets alerts only, email batches a
 	// minute.

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sharelog/sharelog/internal/prom"
 )
 
 // metrics are one sink's. They carry no sink label: the registry gives each
@@ -75,16 +77,8 @@ func newMetrics(reg prometheus.Registerer, routes []string) (*metrics, error) {
 			m.messages.WithLabelValues(r, k)
 		}
 	}
-	if reg != nil {
-		cs := []prometheus.Collector{m.messages, m.requests, m.duration, m.repeats, m.unrouted, m.tracked, m.disabled}
-		for i, c := range cs {
-			if err := reg.Register(c); err != nil {
-				for _, done := range cs[:i] {
-					reg.Unregister(done)
-				}
-				return nil, fmt.Errorf("registering metrics (several slack sinks need a Registerer each, wrapped with their name): %w", err)
-			}
-		}
+	if err := prom.Register(reg, m.messages, m.requests, m.duration, m.repeats, m.unrouted, m.tracked, m.disabled); err != nil {
+		return nil, fmt.Errorf("slack: %w", err)
 	}
 	return m, nil
 }

@@ -1,6 +1,12 @@
 package splunk
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sharelog/sharelog/internal/prom"
+)
 
 // metrics are one sink's.
 type metrics struct {
@@ -10,7 +16,7 @@ type metrics struct {
 	ackTimeouts prometheus.Counter
 }
 
-func newMetrics(reg prometheus.Registerer) *metrics {
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sharelog_splunk_requests_total",
@@ -30,10 +36,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Batches whose indexer acknowledgement did not come in time (they are sent again).",
 		}),
 	}
-	if reg != nil {
-		reg.MustRegister(m.requests, m.bytes, m.ackSeconds, m.ackTimeouts)
+	if err := prom.Register(reg, m.requests, m.bytes, m.ackSeconds, m.ackTimeouts); err != nil {
+		return nil, fmt.Errorf("splunk: %w", err)
 	}
-	return m
+	return m, nil
 }
 
 func (m *metrics) request(endpoint, status string) {

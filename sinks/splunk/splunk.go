@@ -138,7 +138,9 @@ func New(cfg Config, deps Deps) (*Sink, error) {
 	s.ackURL += "?channel=" + s.channel
 	s.auth.Store(&token)
 	s.meta = appendMeta(nil, cfg)
-	s.m = newMetrics(deps.Registerer)
+	if s.m, err = newMetrics(deps.Registerer); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 

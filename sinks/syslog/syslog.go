@@ -46,6 +46,7 @@ import (
 
 	"github.com/sharelog/sharelog"
 	"github.com/sharelog/sharelog/internal/cfgerr"
+	"github.com/sharelog/sharelog/internal/prom"
 )
 
 // Deps are what the sink is given; nil fields take quiet defaults.
@@ -147,10 +148,8 @@ func New(cfg Config, deps Deps) (*Sink, error) {
 		s.slots[i] = &slot{sem: make(chan struct{}, 1)}
 	}
 	s.m = newMetrics()
-	if deps.Registerer != nil {
-		if err := s.m.register(deps.Registerer); err != nil {
-			return nil, fmt.Errorf("syslog: metrics: %w (two syslog sinks on one registry? wrap it with a sink label)", err)
-		}
+	if err := prom.Register(deps.Registerer, s.m.messages, s.m.bytes, s.m.truncated, s.m.writeErrors, s.m.dials, s.m.writeSeconds, s.m.openGauge); err != nil {
+		return nil, fmt.Errorf("syslog: %w", err)
 	}
 	return s, nil
 }
@@ -561,13 +560,4 @@ func newMetrics() *metrics {
 		Name: "sharelog_syslog_connections", Help: "Connections (sockets, for udp) open to the receiver.",
 	}, func() float64 { return float64(m.open.Load()) })
 	return m
-}
-
-func (m *metrics) register(reg prometheus.Registerer) error {
-	for _, c := range []prometheus.Collector{m.messages, m.bytes, m.truncated, m.writeErrors, m.dials, m.writeSeconds, m.openGauge} {
-		if err := reg.Register(c); err != nil {
-			return err
-		}
-	}
-	return nil
 }

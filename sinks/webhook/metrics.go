@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sharelog/sharelog/internal/prom"
 )
 
 // metrics are one sink's. They carry no sink label: a process with several
@@ -57,16 +59,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	for _, c := range []string{"1xx", "2xx", "3xx", "4xx", "5xx", classError, classRefused} {
 		m.requests.WithLabelValues(c)
 	}
-	if reg != nil {
-		cs := []prometheus.Collector{m.requests, m.duration, m.signatures, m.refused, m.disabled, m.secrets}
-		for i, c := range cs {
-			if err := reg.Register(c); err != nil {
-				for _, done := range cs[:i] {
-					reg.Unregister(done)
-				}
-				return nil, fmt.Errorf("registering metrics (several webhook sinks need a Registerer each, wrapped with their name): %w", err)
-			}
-		}
+	if err := prom.Register(reg, m.requests, m.duration, m.signatures, m.refused, m.disabled, m.secrets); err != nil {
+		return nil, fmt.Errorf("webhook: %w", err)
 	}
 	return m, nil
 }
