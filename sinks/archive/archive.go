@@ -30,6 +30,7 @@ import (
 	sharelog "github.com/sharelog/sharelog"
 	"github.com/sharelog/sharelog/internal/cfgerr"
 	"github.com/sharelog/sharelog/internal/kafkax"
+	"github.com/sharelog/sharelog/internal/prom"
 	"github.com/sharelog/sharelog/storage/archive"
 )
 
@@ -157,8 +158,8 @@ func New(cfg Config, deps Deps) (*Sink, error) {
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
 		}),
 	}
-	if deps.Registerer != nil {
-		deps.Registerer.MustRegister(s.files, s.events, s.latency)
+	if err := prom.Register(deps.Registerer, s.files, s.events, s.latency); err != nil {
+		return nil, fmt.Errorf("archive sink: %w", err)
 	}
 	return s, nil
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sharelog/sharelog/internal/prom"
 )
 
 // metrics are one runner's; every series carries the label sink=<name>, so
@@ -49,16 +51,13 @@ func newMetrics(name string, reg prometheus.Registerer, inFlight func() int) (*m
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.events, m.latency, m.batch, m.disabled,
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name:        "sharelog_sink_in_flight_events",
-			Help:        "Events taken from Kafka and not yet delivered, dead-lettered or filtered.",
-			ConstLabels: labels,
-		}, func() float64 { return float64(inFlight()) }),
-	} {
-		if err := reg.Register(c); err != nil {
-			return nil, fmt.Errorf("metrics of sink %s: %w (two sinks of one name?)", name, err)
-		}
+	inFlightGauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name:        "sharelog_sink_in_flight_events",
+		Help:        "Events taken from Kafka and not yet delivered, dead-lettered or filtered.",
+		ConstLabels: labels,
+	}, func() float64 { return float64(inFlight()) })
+	if err := prom.Register(reg, m.events, m.latency, m.batch, m.disabled, inFlightGauge); err != nil {
+		return nil, fmt.Errorf("metrics of sink %s: %w", name, err)
 	}
 	return m, nil
 }
