@@ -14,6 +14,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	sharelog "github.com/sharelog/sharelog"
+	"github.com/sharelog/sharelog/internal/eventtest"
 	"github.com/sharelog/sharelog/internal/kafkatest"
 	"github.com/sharelog/sharelog/internal/kafkax"
 )
@@ -36,12 +37,10 @@ func newConn(t *testing.T) *kafkax.Conn {
 }
 
 func validEvent(id string) *sharelog.Event {
-	return &sharelog.Event{
-		ID: id, Time: time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC),
-		Workspace: sharelog.Workspace{ID: "ws"}, Actor: sharelog.Actor{Type: sharelog.ActorUser, Email: "a@b.example"},
-		Action: sharelog.FileUploaded, Result: sharelog.Success, File: &sharelog.File{ID: "f"},
-		Client: sharelog.Client{IP: "192.0.2.1", Kind: sharelog.ClientBrowser},
-	}
+	ev := eventtest.Event(0, eventtest.Workspace("ws", ""), eventtest.User("a@b.example"), eventtest.Link(""),
+		eventtest.Action(sharelog.FileUploaded), eventtest.File("f", "", 0))
+	ev.ID = id
+	return ev
 }
 
 func TestPublishValidatesBeforeProducing(t *testing.T) {

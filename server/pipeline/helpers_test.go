@@ -15,6 +15,7 @@ import (
 
 	sharelog "github.com/sharelog/sharelog"
 	"github.com/sharelog/sharelog/config"
+	"github.com/sharelog/sharelog/internal/eventtest"
 	"github.com/sharelog/sharelog/internal/kafkatest"
 	"github.com/sharelog/sharelog/internal/testgeo"
 )
@@ -161,18 +162,11 @@ func event(link, ip, ua string) *sharelog.Event {
 	idSeq.n++
 	n := idSeq.n
 	idSeq.Unlock()
-	return &sharelog.Event{
-		ID:        fmt.Sprintf("0193a1b2-c3d4-7e5f-8a9b-%012x", n),
-		Time:      time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC).Add(time.Duration(n) * time.Second),
-		Workspace: sharelog.Workspace{ID: "ws-acme", Name: "Acme"},
-		Actor:     sharelog.Actor{Type: sharelog.ActorAnonymous, VisitorEmail: "visitor@example.org"},
-		Action:    sharelog.LinkDownloaded,
-		Result:    sharelog.Success,
-		File:      &sharelog.File{ID: "f-1", Name: "contract.pdf", Size: 52133, Path: "/legal/contract.pdf"},
-		Link:      &sharelog.Link{ID: link},
-		Client:    sharelog.Client{IP: ip, UserAgent: ua, Kind: sharelog.ClientBrowser},
-		Server:    &sharelog.Server{Region: "eu-central-2", Node: "web-1"},
-	}
+	ev := eventtest.Event(n, eventtest.Workspace("ws-acme", "Acme"), eventtest.Visitor("visitor@example.org"), eventtest.Link(link),
+		eventtest.Action(sharelog.LinkDownloaded), eventtest.File("f-1", "contract.pdf", 52133), eventtest.Client(ip, ua))
+	ev.File.Path = "/legal/contract.pdf"
+	ev.Server = &sharelog.Server{Region: "eu-central-2", Node: "web-1"}
+	return ev
 }
 
 // consume reads topic from the start in a fresh consumer group until want
