@@ -44,8 +44,8 @@ type ConsumeConfig struct {
 // which partition; after a reassignment, consumption of a partition starts
 // again at its committed offset, and Offsets forgets what was in flight
 // there (see Offsets.Take). A stage that must rebuild state when it gets a
-// partition (the rules) manages its generations with a kafka.ConsumerGroup
-// and uses Offsets directly.
+// partition (the rules) runs on ConsumePartitions instead, which has
+// rebalance hooks and commits by the same rule.
 type Consumer struct {
 	cfg    ConsumeConfig
 	reader *kafka.Reader
