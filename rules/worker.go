@@ -85,49 +85,30 @@ func (w *Worker) Topics(ctx context.Context) error {
 }
 
 // Run consumes until ctx ends; it returns nil then, or an error that stops
-// the worker (its topics cannot be created).
+// the worker (its topics cannot be created). It is a handler on
+// kafkax.ConsumePartitions: the state is rebuilt when partitions are
+// assigned (assign) and dropped when they are revoked, each partition's
+// events are evaluated in offset order, and an event's offset is committed
+// once what it raised is produced.
 func (w *Worker) Run(ctx context.Context) error {
 	if err := w.Topics(ctx); err != nil {
 		return err
 	}
 	writer := w.conn.NewWriter()
 	defer writer.Close()
-	cg, err := w.conn.NewConsumerGroup(w.group, w.topics.Enriched)
-	if err != nil {
-		return err
-	}
-	defer cg.Close()
-	for {
-		gen, err := cg.Next(ctx)
-		switch {
-		case ctx.Err() != nil:
-			return nil
-		case err != nil:
-			w.log.Warn("joining the consumer group failed; retrying", "group", w.group, "err", err)
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-time.After(time.Second):
-			}
-			continue
-		}
-		gen.Start(func(gctx context.Context) {
-			// The generation ends when ctx ends (Close) or at a rebalance.
-			runCtx, cancel := context.WithCancel(gctx)
-			defer cancel()
-			stop := context.AfterFunc(ctx, cancel)
-			defer stop()
-			if err := w.generation(runCtx, gen, writer); err != nil && runCtx.Err() == nil {
-				w.log.Error("rules stopped for this generation", "err", err)
-			}
-		})
-	}
+	return w.conn.ConsumePartitions(ctx, kafkax.PartitionsConfig{
+		ConsumeConfig: kafkax.ConsumeConfig{Group: w.group, Topic: w.topics.Enriched,
+			CommitInterval: time.Second, Logger: w.log},
+		OnAssign: w.assign,
+		OnRevoke: w.revoke,
+	}, func(ctx context.Context, cl *kafkax.Claim, m kafka.Message) {
+		w.handle(ctx, writer, cl, m)
+	})
 }
 
-// generation rebuilds the state for the partitions assigned and evaluates
-// them until ctx ends.
-func (w *Worker) generation(ctx context.Context, gen *kafka.Generation, writer *kafka.Writer) error {
-	assigned := gen.Assignments[w.topics.Enriched]
+// assign rebuilds the state for the partitions assigned: the state topic,
+// and each partition's recent events before the offset it resumes at.
+func (w *Worker) assign(ctx context.Context, assigned []kafkax.Assignment) error {
 	engine, err := New(w.rules)
 	if err != nil {
 		return err
@@ -138,10 +119,10 @@ func (w *Worker) generation(ctx context.Context, gen *kafka.Generation, writer *
 		return fmt.Errorf("reading the state topic: %w", err)
 	}
 	replayed := 0
-	for _, pa := range assigned {
-		n, err := w.replay(ctx, engine, pa.ID, pa.Offset)
+	for _, a := range assigned {
+		n, err := w.replay(ctx, engine, a.Partition, a.Offset)
 		if err != nil {
-			return fmt.Errorf("replaying partition %d: %w", pa.ID, err)
+			return fmt.Errorf("replaying partition %d: %w", a.Partition, err)
 		}
 		replayed += n
 	}
@@ -151,81 +132,31 @@ func (w *Worker) generation(ctx context.Context, gen *kafka.Generation, writer *
 	w.m.replayed.Add(float64(replayed))
 	w.log.Info("rules state rebuilt", "partitions", len(assigned), "state_records", restored, "events_replayed", replayed,
 		"tracked", engine.Tracked(), "took", time.Since(start).Round(time.Millisecond))
-
-	var wg sync.WaitGroup
-	for _, pa := range assigned {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			w.partition(ctx, gen, writer, pa.ID, pa.Offset)
-		}()
-	}
-	wg.Wait()
 	return nil
 }
 
-// partition evaluates one partition's events from offset until ctx ends.
-func (w *Worker) partition(ctx context.Context, gen *kafka.Generation, writer *kafka.Writer, partition int, offset int64) {
-	r := w.conn.NewPartitionReader(w.topics.Enriched, partition)
-	defer r.Close()
-	if err := r.SetOffset(offset); err != nil {
-		w.log.Error("cannot start the partition", "partition", partition, "err", err)
+// revoke drops the state: the next assignment rebuilds it.
+func (w *Worker) revoke([]int) {
+	w.mu.Lock()
+	w.engine = nil
+	w.mu.Unlock()
+	w.m.tracked.Set(0)
+}
+
+// handle evaluates one event of a partition (called in offset order) and
+// acknowledges it once what it raised is produced; that is committed at
+// once, so that it is not raised again.
+func (w *Worker) handle(ctx context.Context, writer *kafka.Writer, cl *kafkax.Claim, m kafka.Message) {
+	out, ok := w.observe(m)
+	if ok && !out.Empty() {
+		if err := w.produce(ctx, writer, out); err != nil {
+			return // revoked or stopping: the event is evaluated again by the next owner
+		}
+		cl.Ack(m)
+		cl.Commit() //nolint:errcheck // logged; the next commit retries
 		return
 	}
-	// The commit rule is kafkax.Offsets': never past an event whose output
-	// is not produced. The generation, not a group reader, commits here,
-	// because it also tells which partitions are assigned (the state to
-	// rebuild) and when they are revoked (its context ends).
-	offs := kafkax.NewOffsets()
-	commit := func() {
-		next := offs.Committable()
-		if len(next) == 0 {
-			return
-		}
-		if err := gen.CommitOffsets(map[string]map[int]int64{w.topics.Enriched: next}); err != nil {
-			if ctx.Err() == nil {
-				w.log.Warn("commit failed; retried with the next", "partition", partition, "err", err)
-			}
-			return
-		}
-		offs.Committed(next)
-	}
-	defer commit()
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	// The reader retries on its own: DEBUG, WARN once it fails for 30 s.
-	fetchLog := kafkax.NewFetchLog(w.log, "topic", w.topics.Enriched, "partition", partition)
-	for {
-		fctx, cancel := context.WithTimeout(ctx, time.Second)
-		m, err := r.FetchMessage(fctx)
-		cancel()
-		select {
-		case <-tick.C:
-			commit()
-		default:
-		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			if !errors.Is(err, context.DeadlineExceeded) { // not an error: nothing new within the second
-				fetchLog.Failed(err)
-			}
-			continue
-		}
-		fetchLog.Fetched()
-		offs.Take(partition, m.Offset)
-		out, ok := w.observe(m)
-		if ok && !out.Empty() {
-			if err := w.produce(ctx, writer, out); err != nil {
-				return // ctx ended: the event is evaluated again after a restart
-			}
-			offs.Done(partition, m.Offset)
-			commit() // at once: what was produced must not be raised again
-			continue
-		}
-		offs.Done(partition, m.Offset)
-	}
+	cl.Ack(m)
 }
 
 // observe decodes and evaluates one message.

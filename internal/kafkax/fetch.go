@@ -70,8 +70,8 @@ func fetch(ctx context.Context, reader *kafka.Reader, out chan<- kafka.Message, 
 // reader has not worked for that long: a person is needed), then once per
 // 30 s while that goes on, saying for how long and how many errors.
 //
-// Fetch uses one; a loop of its own (the rules worker's partition readers)
-// calls Failed after each failed fetch and Fetched after each message.
+// Fetch, the Consumer and ConsumePartitions use one; a fetch loop of its
+// own calls Failed after each failed fetch and Fetched after each message.
 // A FetchLog is not safe for concurrent use: one per fetching goroutine.
 type FetchLog struct {
 	logger    *slog.Logger
