@@ -48,6 +48,7 @@ type ConsumeConfig struct {
 // rebalance hooks and commits by the same rule.
 type Consumer struct {
 	cfg    ConsumeConfig
+	conn   *Conn
 	reader *kafka.Reader
 	offs   *Offsets
 	log    *slog.Logger
@@ -58,6 +59,9 @@ type Consumer struct {
 	commitMu  sync.Mutex
 	closeOnce sync.Once
 	closeErr  error
+
+	dlqMu sync.Mutex
+	dlq   *kafka.Writer // made by the first DeadLetter
 
 	// noFinalCommit makes Close skip its commit: a broken engine that the
 	// tests must catch (consume_test.go).
@@ -82,6 +86,7 @@ func (c *Conn) consume(ctx context.Context, cfg ConsumeConfig, rule commitRule) 
 	}
 	k := &Consumer{
 		cfg:    cfg,
+		conn:   c,
 		reader: c.NewGroupReader(cfg.Group, cfg.Topic, cfg.Logger),
 		offs:   NewOffsets(),
 		log:    log,
@@ -190,8 +195,59 @@ func (k *Consumer) Close() error {
 			err = k.Commit(context.Background())
 		}
 		k.closeErr = errors.Join(err, k.reader.Close())
+		k.dlqMu.Lock()
+		if k.dlq != nil {
+			k.closeErr = errors.Join(k.closeErr, k.dlq.Close())
+		}
+		k.dlqMu.Unlock()
 	})
 	return k.closeErr
+}
+
+// DeadLetter writes msgs to the dead-letter topic (<prefix>.dlq, see the
+// package's DeadLetter) as refused by stage, msgs[i] for reasons[i] (the
+// last reason for the rest), retrying with a back-off from 100 ms to 5 s
+// until Kafka takes them, and then acknowledges them: a refused message
+// counts as done once it is durable in the DLQ. It returns an error only
+// when ctx ends first; the messages are not acknowledged then, and come
+// again.
+func (k *Consumer) DeadLetter(ctx context.Context, stage string, msgs []kafka.Message, reasons ...error) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	if len(reasons) == 0 {
+		return errors.New("kafkax: DeadLetter without a reason")
+	}
+	topic := k.conn.Config().Topics().DLQ
+	dead := make([]kafka.Message, len(msgs))
+	for i := range msgs {
+		dead[i] = DeadLetter(topic, stage, &msgs[i], reasons[min(i, len(reasons)-1)])
+	}
+	k.dlqMu.Lock()
+	if k.dlq == nil {
+		k.dlq = k.conn.NewWriter()
+	}
+	w := k.dlq
+	k.dlqMu.Unlock()
+	backoff := 100 * time.Millisecond
+	for {
+		err := w.WriteMessages(ctx, dead...)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		k.log.Warn("writing to the DLQ failed; retrying", "stage", stage, "err", err, "backoff", backoff)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+	k.Ack(msgs...)
+	return nil
 }
 
 // crash ends the consumer as a killed process would: no final commit, the

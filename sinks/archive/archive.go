@@ -123,7 +123,6 @@ type Sink struct {
 	topics  kafkax.Topics
 	group   string
 	log     *slog.Logger
-	dlq     *kafka.Writer
 	files   prometheus.Counter
 	events  *prometheus.CounterVec
 	latency prometheus.Histogram
@@ -146,7 +145,7 @@ func New(cfg Config, deps Deps) (*Sink, error) {
 	kc := deps.Conn.Config()
 	s := &Sink{
 		cfg: cfg, deps: deps, topics: kc.Topics(), group: kc.Group("archive"),
-		log: deps.Logger.With("sink", "archive"), dlq: deps.Conn.NewWriter(),
+		log: deps.Logger.With("sink", "archive"),
 		files: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "sharelog_archive_files_written_total", Help: "Parquet files written to the archive.",
 		}),
@@ -199,7 +198,6 @@ func (s *Sink) Run(ctx context.Context) error {
 		Group: s.group, Topic: s.topics.Enriched, Queue: 1000, Logger: s.log,
 	})
 	defer cons.Close() // commits what is in files; the rest comes again
-	defer s.dlq.Close()
 	fetched := cons.Messages()
 
 	rctx, stopRetention := context.WithCancel(ctx)
@@ -244,12 +242,10 @@ func (s *Sink) take(ctx context.Context, cons *kafkax.Consumer, st *state, m kaf
 		_, err = archive.PartitionDir(s.cfg.Dir, ev.Workspace.ID, ev.Time)
 	}
 	if err != nil {
-		dead := kafkax.DeadLetter(s.topics.DLQ, "sink:archive", &m, err)
-		if werr := s.dlq.WriteMessages(ctx, dead); werr != nil {
-			return fmt.Errorf("archive sink: writing to the DLQ: %w", werr)
+		if cons.DeadLetter(ctx, "sink:archive", []kafka.Message{m}, err) != nil {
+			return nil // ctx ended: not acknowledged, it comes again
 		}
 		s.events.WithLabelValues("dlq").Inc()
-		cons.Ack(m)
 		cons.Commit(ctx) //nolint:errcheck // logged; the next commit retries
 		return nil
 	}

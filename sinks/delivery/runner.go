@@ -60,7 +60,6 @@ type Runner struct {
 	// cons is the consumer of the running stream (nil before Run and in a
 	// replay): it commits what is delivered, dead-lettered or filtered.
 	cons     atomic.Pointer[kafkax.Consumer]
-	dlq      *kafka.Writer
 	disabled atomic.Bool
 	// onAccepted and onRefused settle the events deliver is done with: for
 	// the stream, mark them done (after the DLQ for refused ones); for a
@@ -117,7 +116,6 @@ func (r *Runner) Run(ctx context.Context) error {
 		CommitInterval: 200 * time.Millisecond, Logger: r.log,
 	})
 	r.cons.Store(cons)
-	r.dlq = r.conn.NewWriter()
 	var wg sync.WaitGroup
 	lanes := make([]chan item, r.opts.Concurrency)
 	for i := range lanes {
@@ -134,7 +132,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	wg.Wait()
 	// Commits what the lanes finished; the rest comes again.
-	return errors.Join(cons.Close(), r.dlq.Close(), r.sink.Close())
+	return errors.Join(cons.Close(), r.sink.Close())
 }
 
 // inFlight is how many messages are taken from Kafka and not yet
@@ -346,27 +344,11 @@ func (r *Runner) delivered(items []item) {
 func (r *Runner) deadLetter(ctx context.Context, items []item, reasons []error) error {
 	msgs := make([]kafka.Message, len(items))
 	for i, it := range items {
-		reason := reasons[min(i, len(reasons)-1)]
-		msgs[i] = kafkax.DeadLetter(r.topics.DLQ, "sink:"+r.name, &it.msg, reason)
-		r.log.Warn("event refused by the destination; sent to the DLQ", "partition", it.msg.Partition, "offset", it.msg.Offset, "reason", reason)
+		msgs[i] = it.msg
+		r.log.Warn("event refused by the destination; sent to the DLQ", "partition", it.msg.Partition, "offset", it.msg.Offset, "reason", reasons[min(i, len(reasons)-1)])
 	}
-	for attempt := 0; ; attempt++ {
-		err := r.dlq.WriteMessages(ctx, msgs...)
-		if err == nil {
-			break
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		r.log.Warn("writing to the DLQ failed; retrying", "err", err)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(r.backoff(attempt, nil)):
-		}
-	}
-	for i := range items {
-		r.done(&items[i].msg)
+	if err := r.cons.Load().DeadLetter(ctx, "sink:"+r.name, msgs, reasons...); err != nil {
+		return err
 	}
 	r.m.events.WithLabelValues("dead_lettered").Add(float64(len(items)))
 	return nil
