@@ -205,12 +205,15 @@ func TestConsoleInChromium(t *testing.T) {
 	besideRow := func(view string, n int) {
 		t.Helper()
 		sel := fmt.Sprintf("#%s-rows tr:nth-child(%d)", view, n+1)
-		run("open details", chromedp.ScrollIntoView(sel, chromedp.ByQuery), chromedp.Click(sel, chromedp.ByQuery))
-		waitJS("side panel", `shown("`+view+`-panel") && document.getElementById("`+view+`-detail").textContent.includes("Workspace:")`, 5*time.Second)
 		var b struct {
 			Row, Panel struct{ Left, Top, Right, Bottom float64 }
 			VW, VH     float64
 		}
+		// Wait for the page's last load to draw the table: a load that
+		// finishes after the click would draw it again and close the panel.
+		waitJS("table drawn", `!document.getElementById("`+view+`-rows").hasAttribute("aria-busy")`, 20*time.Second)
+		run("open details", chromedp.ScrollIntoView(sel, chromedp.ByQuery), chromedp.Click(sel, chromedp.ByQuery))
+		waitJS("side panel", `shown("`+view+`-panel") && document.getElementById("`+view+`-detail").textContent.includes("Workspace:")`, 5*time.Second)
 		run("boxes", chromedp.Evaluate(`(() => {
 			const box = (el) => { const r = el.getBoundingClientRect(); return {left: r.left, top: r.top, right: r.right, bottom: r.bottom}; };
 			return {row: box(document.querySelector("`+sel+`")), panel: box(document.getElementById("`+view+`-panel")), vw: innerWidth, vh: innerHeight};

@@ -306,13 +306,20 @@ $("live-pause").addEventListener("click", () => {
 
 const logState = { loaded: false, cursors: [""], page: 0 };
 
+// Loads can overlap (a page opened, then a filter submitted at once): each
+// has a number, only the newest draws the table, and the table is
+// aria-busy until it has.
 async function loadLog() {
   logState.loaded = true;
+  const seq = (logState.seq || 0) + 1;
+  logState.seq = seq;
+  $("log-rows").setAttribute("aria-busy", "true");
   const q = formParams($("log-filter"));
   const cursor = logState.cursors[logState.page];
   if (cursor) q.set("cursor", cursor);
   try {
     const page = await (await api("/v1/events?" + q)).json();
+    if (seq !== logState.seq) return; // a newer load draws the table
     const body = $("log-rows");
     body.replaceChildren(...page.events.map((ev) => eventRow(ev, "log")));
     closePanel("log");
@@ -323,8 +330,11 @@ async function loadLog() {
     $("log-page").textContent = "page " + (logState.page + 1) + " · " + page.events.length + " events";
     $("log-error").textContent = "";
   } catch (err) {
+    if (seq !== logState.seq) return;
     $("log-error").textContent = err.message;
     $("log-empty").textContent = "";
+  } finally {
+    if (seq === logState.seq) $("log-rows").removeAttribute("aria-busy");
   }
 }
 
