@@ -39,7 +39,7 @@ var (
 	ErrExist = fs.ErrExist
 	// ErrChanged: the object was replaced or deleted while a ReaderAt was
 	// reading it.
-	ErrChanged = errors.New("objstore: object changed while being read")
+	ErrChanged = errors.New("object changed while being read")
 )
 
 // tempSuffix ends the names of fileblob's temporary files (they sit next to
