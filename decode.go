@@ -7,19 +7,27 @@ import "unsafe"
 // Here are its contract and the readers of the schema's objects;
 // decode_scalar.go reads scalar fields, scan.go is the scanner.
 //
-// Contract: for any input, decode accepts exactly what json.Unmarshal into an
-// Event accepts (with DisallowUnknownFields when strict) and yields an Event
-// that reflect.DeepEqual's the one json.Unmarshal yields. In detail, as
-// encoding/json:
+// Contract: for any input, the lenient decoder (DecodeEnriched) accepts
+// exactly what json.Unmarshal into an Event accepts and yields an Event that
+// reflect.DeepEqual's the one json.Unmarshal yields. The strict decoder
+// (DecodeRaw) accepts a subset of what a json.Decoder with
+// DisallowUnknownFields accepts, yielding the same Event: it also refuses,
+// so that no other JSON reader of the raw topic can see a different event,
+// a key that matches a field only case-insensitively (an unknown field,
+// its message naming the field it resembles), a known key given twice in
+// one object ("is given more than once"), and a string that is not valid
+// UTF-8 or holds an unpaired \u surrogate escape ("is not valid UTF-8");
+// these are saved errors, like a type mismatch. Otherwise, as encoding/json:
 //
 //   - Syntax is checked over the whole input before any other error counts: a
 //     *SyntaxError wins, with Offset the index of the offending byte plus one
 //     (the input's length for unexpected end), and data after the top-level
 //     value is a syntax error. Nesting deeper than 10,000 is a syntax error.
-//   - Keys are unescaped, then matched to field names case-insensitively with
-//     Unicode simple folding (bytes.EqualFold): "ID" and "Id" are "id", and
-//     "ſ" (U+017F) and "K" (U+212A) fold to s and k. Of duplicate keys, the
-//     last wins; an object given twice is merged into the same struct.
+//   - Keys are unescaped, then matched to field names (leniently:
+//     case-insensitively with Unicode simple folding, bytes.EqualFold: "ID"
+//     and "Id" are "id", and "ſ" (U+017F) and "K" (U+212A) fold to s and k).
+//     Leniently, of duplicate keys the last wins and an object given twice
+//     is merged into the same struct.
 //   - Strings are unescaped with all JSON escapes; a \u surrogate that is not
 //     half of a valid pair, and every byte that is not valid UTF-8, become
 //     U+FFFD.
