@@ -180,38 +180,15 @@ func tempName(name string) string {
 // On error, no file is left under its final name; a temporary file may be
 // left only if removing it failed too (CleanLeftovers removes it).
 func WriteFile(dir string, events []*sharelog.Event, opts Options) (path string, stats FileStats, err error) {
-	if err := opts.Validate(); err != nil {
+	sorted, key, stats, opts, err := prepare(events, opts)
+	if err != nil {
 		return "", FileStats{}, err
-	}
-	opts = opts.withDefaults()
-	if len(events) == 0 {
-		return "", FileStats{}, ErrNoEvents
-	}
-	key := keyOf(events[0])
-	if err := checkWorkspaceID(key.workspace); err != nil {
-		return "", FileStats{}, fmt.Errorf("archive: event %q: %w", events[0].ID, err)
-	}
-	stats.MinTime, stats.MaxTime = events[0].Time, events[0].Time
-	for _, ev := range events[1:] {
-		if k := keyOf(ev); k != key {
-			return "", FileStats{}, fmt.Errorf("archive: event %q belongs to workspace=%s/date=%s, not to workspace=%s/date=%s like event %q",
-				ev.ID, k.workspace, k.date, key.workspace, key.date, events[0].ID)
-		}
-		if ev.Time.Before(stats.MinTime) {
-			stats.MinTime = ev.Time
-		}
-		if ev.Time.After(stats.MaxTime) {
-			stats.MaxTime = ev.Time
-		}
 	}
 	if base, parent := filepath.Base(dir), filepath.Base(filepath.Dir(dir)); strings.HasPrefix(base, "date=") && strings.HasPrefix(parent, "workspace=") {
 		if base != "date="+key.date || parent != "workspace="+key.workspace {
 			return "", FileStats{}, fmt.Errorf("archive: events of workspace=%s/date=%s may not be written to %s", key.workspace, key.date, dir)
 		}
 	}
-
-	sorted := slices.Clone(events)
-	slices.SortFunc(sorted, compareEvents)
 
 	if err := mkdirAllSync(dir); err != nil {
 		return "", FileStats{}, err
@@ -232,10 +209,44 @@ func WriteFile(dir string, events []*sharelog.Event, opts Options) (path string,
 	if err := syncDir(dir); err != nil {
 		return "", FileStats{}, fmt.Errorf("archive: write %s: %w", final, err)
 	}
-	stats.Rows = int64(len(events))
 	stats.Bytes = size
 	stats.RowGroups = rowGroups
 	return final, stats, nil
+}
+
+// prepare checks a batch for WriteFile and WriteObject (options valid, not
+// empty, one partition, a usable workspace id) and returns a sorted copy,
+// its partition, the stats known before encoding (Rows, MinTime, MaxTime)
+// and the options with their defaults.
+func prepare(events []*sharelog.Event, opts Options) (sorted []*sharelog.Event, key partitionKey, stats FileStats, _ Options, err error) {
+	if err := opts.Validate(); err != nil {
+		return nil, key, stats, opts, err
+	}
+	opts = opts.withDefaults()
+	if len(events) == 0 {
+		return nil, key, stats, opts, ErrNoEvents
+	}
+	key = keyOf(events[0])
+	if err := checkWorkspaceID(key.workspace); err != nil {
+		return nil, key, stats, opts, fmt.Errorf("archive: event %q: %w", events[0].ID, err)
+	}
+	stats.MinTime, stats.MaxTime = events[0].Time, events[0].Time
+	for _, ev := range events[1:] {
+		if k := keyOf(ev); k != key {
+			return nil, key, FileStats{}, opts, fmt.Errorf("archive: event %q belongs to workspace=%s/date=%s, not to workspace=%s/date=%s like event %q",
+				ev.ID, k.workspace, k.date, key.workspace, key.date, events[0].ID)
+		}
+		if ev.Time.Before(stats.MinTime) {
+			stats.MinTime = ev.Time
+		}
+		if ev.Time.After(stats.MaxTime) {
+			stats.MaxTime = ev.Time
+		}
+	}
+	stats.Rows = int64(len(events))
+	sorted = slices.Clone(events)
+	slices.SortFunc(sorted, compareEvents)
+	return sorted, key, stats, opts, nil
 }
 
 // compareEvents orders events by link id (events without a link first), then
@@ -295,28 +306,48 @@ func writeTemp(path string, sorted []*sharelog.Event, opts Options) (rowGroups i
 			err = cerr
 		}
 	}()
-	w := parquet.NewGenericWriter[Row](f, writerOptions(opts)...)
+	if rowGroups, size, err = encode(f, sorted, opts); err != nil {
+		return 0, 0, err
+	}
+	if err := f.Sync(); err != nil {
+		return 0, 0, err
+	}
+	return rowGroups, size, nil
+}
+
+// encode writes sorted events to w as one Parquet file (opts defaulted) and
+// returns the number of row groups and the bytes written. It is the one
+// encoder of archive files, local (WriteFile) or in an object store
+// (WriteObject).
+func encode(w io.Writer, sorted []*sharelog.Event, opts Options) (rowGroups int, size int64, err error) {
+	cw := &countingWriter{w: w}
+	pw := parquet.NewGenericWriter[Row](cw, writerOptions(opts)...)
 	rows := make([]Row, 0, min(batchRows, len(sorted)))
 	for start := 0; start < len(sorted); start += batchRows {
 		rows = rows[:0]
 		for _, ev := range sorted[start:min(start+batchRows, len(sorted))] {
 			rows = append(rows, ToRow(ev))
 		}
-		if _, err := w.Write(rows); err != nil {
+		if _, err := pw.Write(rows); err != nil {
 			return 0, 0, err
 		}
 	}
-	if err := w.Close(); err != nil {
+	if err := pw.Close(); err != nil {
 		return 0, 0, err
 	}
-	if err := f.Sync(); err != nil {
-		return 0, 0, err
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		return 0, 0, err
-	}
-	return (len(sorted) + opts.RowGroupRows - 1) / opts.RowGroupRows, fi.Size(), nil
+	return (len(sorted) + opts.RowGroupRows - 1) / opts.RowGroupRows, cw.n, nil
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // mkdirAllSync creates dir and its missing parents, fsyncing the parent of
@@ -413,7 +444,14 @@ func ReadEach(path string, fn func(*sharelog.Event) error) error {
 	if err != nil {
 		return fmt.Errorf("archive: %w", err)
 	}
-	pf, err := parquet.OpenFile(f, fi.Size())
+	return readEach(f, fi.Size(), path, fn)
+}
+
+// readEach is ReadEach over any io.ReaderAt (a file, an object); name is
+// for errors.
+func readEach(ra io.ReaderAt, size int64, name string, fn func(*sharelog.Event) error) error {
+	path := name
+	pf, err := parquet.OpenFile(ra, size)
 	if err != nil {
 		return fmt.Errorf("archive: read %s: %w", path, err)
 	}
