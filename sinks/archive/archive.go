@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -32,11 +33,20 @@ import (
 	"github.com/sharelog/sharelog/internal/kafkax"
 	"github.com/sharelog/sharelog/internal/prom"
 	"github.com/sharelog/sharelog/storage/archive"
+	"github.com/sharelog/sharelog/storage/objstore"
 )
 
 // Config configures the archive sink.
 type Config struct {
-	// Dir is the archive's root; default <data_dir>/archive.
+	// URL is where the archive is: file:///path (a local directory, the
+	// default: the file:// URL of Dir), s3://bucket/prefix?region=…
+	// (&endpoint=…&use_path_style=true for an S3-compatible server),
+	// gs://bucket/prefix or azblob://container/prefix; see
+	// docs/archive.md. On object storage the sink writes the archive's
+	// files; retention and compaction are not available there yet.
+	URL string `yaml:"url"`
+	// Dir is the archive's root directory; default <data_dir>/archive, or
+	// the directory of a file:// URL.
 	Dir string `yaml:"dir"`
 	// MaxFileEvents, MaxFileBytes and MaxFileAge roll a buffer into a file.
 	MaxFileEvents int           `yaml:"max_file_events"` // default 200000
@@ -58,7 +68,16 @@ type Config struct {
 // SetDefaults fills unset fields; dataDir is the data directory.
 func (c *Config) SetDefaults(dataDir string) {
 	if c.Dir == "" {
-		c.Dir = filepath.Join(dataDir, "archive")
+		if dir, ok := fileURLDir(c.URL); ok {
+			c.Dir = dir
+		} else {
+			c.Dir = filepath.Join(dataDir, "archive")
+		}
+	}
+	if c.URL == "" {
+		if u, err := objstore.FileURL(c.Dir); err == nil {
+			c.URL = u
+		}
 	}
 	if c.MaxFileEvents == 0 {
 		c.MaxFileEvents = 200_000
@@ -81,6 +100,9 @@ func (c *Config) SetDefaults(dataDir string) {
 // Validate reports every wrong field.
 func (c Config) Validate() error {
 	var errs []error
+	if err := c.validateURL(); err != nil {
+		errs = append(errs, err)
+	}
 	if c.MaxFileEvents < 1 {
 		errs = append(errs, fmt.Errorf("max_file_events: %d must be at least 1", c.MaxFileEvents))
 	}
@@ -105,6 +127,57 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// fileURLDir returns the directory of a file:// URL.
+func fileURLDir(rawURL string) (string, bool) {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Scheme != "file" || (u.Host != "" && u.Host != "localhost") {
+		return "", false
+	}
+	return filepath.Clean(filepath.FromSlash(u.Path)), true
+}
+
+// validateURL checks url (never printing credentials) and that a file://
+// URL and dir name the same directory.
+func (c Config) validateURL() error {
+	if c.URL == "" {
+		return errors.New("url: is empty (SetDefaults makes it the file:// URL of dir)")
+	}
+	u, err := url.Parse(c.URL)
+	if err != nil {
+		return fmt.Errorf("url: %s is not a URL", objstore.Redact(c.URL))
+	}
+	if u.User != nil {
+		return fmt.Errorf("url: %s: credentials may not be in the URL (use the AWS default credential chain)", objstore.Redact(c.URL))
+	}
+	switch u.Scheme {
+	case "file":
+		dir, ok := fileURLDir(c.URL)
+		if !ok || !filepath.IsAbs(dir) {
+			return fmt.Errorf("url: %s: want file:///absolute/path", objstore.Redact(c.URL))
+		}
+		abs, err := filepath.Abs(c.Dir)
+		if err != nil {
+			return fmt.Errorf("dir: %w", err)
+		}
+		if abs != dir {
+			return fmt.Errorf("url: %s is not the directory archive.dir names (%s); set only one of archive.url and archive.dir", objstore.Redact(c.URL), c.Dir)
+		}
+	case "s3", "gs", "azblob":
+		if u.Host == "" {
+			return fmt.Errorf("url: %s: no bucket (want %s://bucket/prefix)", objstore.Redact(c.URL), u.Scheme)
+		}
+	default:
+		return fmt.Errorf("url: %s: unsupported scheme %q (file, s3, gs, azblob)", objstore.Redact(c.URL), u.Scheme)
+	}
+	return nil
+}
+
+// local reports whether the archive is the local directory Dir.
+func (c Config) local() bool {
+	_, ok := fileURLDir(c.URL)
+	return ok
+}
+
 // Deps are what the sink is given.
 type Deps struct {
 	Conn       *kafkax.Conn
@@ -114,6 +187,10 @@ type Deps struct {
 	// Node is the server.node of the retention.applied events the sink
 	// writes; "" means the host's name (os.Hostname).
 	Node string
+	// Store are the options of an archive on object storage (static S3
+	// credentials, an HTTP client); the zero value uses the AWS default
+	// credential chain.
+	Store objstore.Options
 }
 
 // Sink is the archive sink. Run it once.
@@ -126,6 +203,9 @@ type Sink struct {
 	files   prometheus.Counter
 	events  *prometheus.CounterVec
 	latency prometheus.Histogram
+	// store is the archive's object store when it is not the local
+	// directory (Run opens it); nil for file://.
+	store *objstore.Store
 }
 
 // New returns the sink; cfg must be defaulted and valid.
@@ -189,10 +269,21 @@ type state struct {
 // returns. A write error is returned after a retry with back-off fails until
 // shutdown: the events stay in Kafka.
 func (s *Sink) Run(ctx context.Context) error {
-	if removed, err := archive.CleanLeftovers(s.cfg.Dir); err != nil {
-		return fmt.Errorf("archive sink: cleaning %s: %w", s.cfg.Dir, err)
-	} else if len(removed) > 0 {
-		s.log.Info("removed files left by an interrupted write", "files", len(removed))
+	if s.cfg.local() {
+		if removed, err := archive.CleanLeftovers(s.cfg.Dir); err != nil {
+			return fmt.Errorf("archive sink: cleaning %s: %w", s.cfg.Dir, err)
+		} else if len(removed) > 0 {
+			s.log.Info("removed files left by an interrupted write", "files", len(removed))
+		}
+	} else {
+		// Uploads are commit-on-close: an interrupted one leaves nothing
+		// to clean.
+		store, err := objstore.Open(ctx, s.cfg.URL, s.deps.Store)
+		if err != nil {
+			return fmt.Errorf("archive sink: %w", err)
+		}
+		s.store = store
+		defer func() { store.Close(); s.store = nil }()
 	}
 	cons := s.deps.Conn.Consume(ctx, kafkax.ConsumeConfig{
 		Group: s.group, Topic: s.topics.Enriched, Queue: 1000, Logger: s.log,
@@ -202,11 +293,16 @@ func (s *Sink) Run(ctx context.Context) error {
 
 	rctx, stopRetention := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		s.retentionLoop(rctx)
-	}()
+	if s.store == nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.retentionLoop(rctx)
+		}()
+	} else {
+		s.log.Info("archive on object storage: retention and compaction are not available there yet; skipping them",
+			"url", objstore.Redact(s.cfg.URL))
+	}
 	defer func() { stopRetention(); wg.Wait() }()
 
 	st := &state{buffers: map[partKey]*buffer{}}
@@ -306,13 +402,27 @@ func (s *Sink) flush(ctx context.Context, cons *kafkax.Consumer, st *state, due 
 func (s *Sink) write(ctx context.Context, k partKey, b *buffer) error {
 	day, _ := time.Parse(time.DateOnly, k.date)
 	dir, err := archive.PartitionDir(s.cfg.Dir, k.workspace, day)
+	if s.store != nil {
+		dir, err = archive.PartitionKey(k.workspace, day)
+	}
 	if err != nil {
 		return err
 	}
 	backoff := 100 * time.Millisecond
 	for {
 		start := time.Now()
-		path, stats, err := archive.WriteFile(dir, b.events, s.cfg.Parquet)
+		var (
+			path  string
+			stats archive.FileStats
+			err   error
+		)
+		if s.store != nil {
+			// Acknowledged (by the caller) only once the upload's Close
+			// returned nil: the object is then complete and visible.
+			path, stats, err = archive.WriteObject(ctx, s.store, b.events, s.cfg.Parquet)
+		} else {
+			path, stats, err = archive.WriteFile(dir, b.events, s.cfg.Parquet)
+		}
 		if err == nil {
 			s.latency.Observe(time.Since(start).Seconds())
 			s.files.Inc()
