@@ -11,6 +11,11 @@
 // a file to its kafkax.Consumer once the file is written. A crash therefore loses nothing: what
 // was not in a file is delivered again, and may then be in the archive
 // twice; readers and compaction drop repeats by event id.
+//
+// With archive.url on object storage (s3://, gs://, azblob://) a file is
+// one upload (archive.WriteObject), and "durable" means the upload's Close
+// returned nil; retention and compaction are not run there yet
+// (docs/archive.md).
 package archive
 
 import (

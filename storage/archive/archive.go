@@ -16,6 +16,9 @@
 // (".tmp-<unix-nanos>-<random>.partial") in the partition directory, fsyncs
 // it, renames it to its final name and fsyncs the directory. A reader that lists "*.parquet" sees a
 // file complete or not at all; CleanLeftovers removes what a crash left.
+// WriteObject writes the same file, encoded by the same code, to an object
+// store (storage/objstore) under the same layout, as one upload that is
+// visible only once it completes (docs/archive.md).
 //
 // This package is the file layer only. Who calls WriteFile (the archive sink)
 // decides batching and when to commit Kafka offsets: a returned nil error
