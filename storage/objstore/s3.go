@@ -75,6 +75,9 @@ func openS3(ctx context.Context, u *url.URL, opts Options) (*blob.Bucket, error)
 	if opts.HTTPClient != nil {
 		cfg.HTTPClient = opts.HTTPClient
 	}
+	// A ranged GET has no whole-object checksum to validate; the SDK says so
+	// on stderr at every read unless told not to.
+	s3opts = append(s3opts, func(o *s3.Options) { o.DisableLogOutputChecksumValidationSkipped = true })
 	// As s3blob.URLOpener does: the upload manager does not read this from
 	// the client's config.
 	bopts.RequestChecksumCalculation = cfg.RequestChecksumCalculation
