@@ -27,6 +27,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,6 +38,7 @@ import (
 	"github.com/sharelog/sharelog/internal/cfgerr"
 	"github.com/sharelog/sharelog/internal/kafkax"
 	"github.com/sharelog/sharelog/internal/prom"
+	"github.com/sharelog/sharelog/internal/secret"
 	"github.com/sharelog/sharelog/storage/archive"
 	"github.com/sharelog/sharelog/storage/objstore"
 )
@@ -50,6 +52,11 @@ type Config struct {
 	// docs/archive.md. On object storage the sink writes the archive's
 	// files; retention and compaction are not available there yet.
 	URL string `yaml:"url"`
+	// S3 holds static credentials for an s3:// archive, each a secret
+	// reference ({env: VAR} or {file: path}). Unset: the standard AWS
+	// chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, shared files, an
+	// instance or pod role).
+	S3 S3Credentials `yaml:"s3"`
 	// Dir is the archive's root directory; default <data_dir>/archive, or
 	// the directory of a file:// URL.
 	Dir string `yaml:"dir"`
@@ -102,10 +109,56 @@ func (c *Config) SetDefaults(dataDir string) {
 	c.Retention.SetDefaults()
 }
 
+// S3Credentials are the static keys of an s3:// archive: both or neither.
+type S3Credentials struct {
+	AccessKeyID     secret.Ref `yaml:"access_key_id"`
+	SecretAccessKey secret.Ref `yaml:"secret_access_key"`
+}
+
+// IsZero reports whether no key is given.
+func (c S3Credentials) IsZero() bool { return c.AccessKeyID.IsZero() && c.SecretAccessKey.IsZero() }
+
+func (c S3Credentials) validate(rawURL string) error {
+	if c.IsZero() {
+		return nil
+	}
+	var errs []error
+	if !strings.HasPrefix(rawURL, "s3://") {
+		errs = append(errs, errors.New("s3: static credentials are for an s3:// url"))
+	}
+	if err := c.AccessKeyID.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("s3.access_key_id: %w", err))
+	}
+	if err := c.SecretAccessKey.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("s3.secret_access_key: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// load reads the keys into opts, which must have none of its own.
+func (c S3Credentials) load(opts *objstore.Options) error {
+	if c.IsZero() {
+		return nil
+	}
+	id, err := c.AccessKeyID.Load()
+	if err != nil {
+		return fmt.Errorf("archive sink: s3.access_key_id: %w", err)
+	}
+	key, err := c.SecretAccessKey.Load()
+	if err != nil {
+		return fmt.Errorf("archive sink: s3.secret_access_key: %w", err)
+	}
+	opts.AccessKeyID, opts.SecretAccessKey = id[0], key[0]
+	return nil
+}
+
 // Validate reports every wrong field.
 func (c Config) Validate() error {
 	var errs []error
 	if err := c.validateURL(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.S3.validate(c.URL); err != nil {
 		errs = append(errs, err)
 	}
 	if c.MaxFileEvents < 1 {
@@ -217,6 +270,12 @@ type Sink struct {
 func New(cfg Config, deps Deps) (*Sink, error) {
 	if deps.Conn == nil {
 		return nil, errors.New("archive sink: no Kafka connection")
+	}
+	if deps.Store.AccessKeyID == "" && deps.Store.SecretAccessKey == "" {
+		// The configuration's keys, unless the caller gave its own.
+		if err := cfg.S3.load(&deps.Store); err != nil {
+			return nil, err
+		}
 	}
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
