@@ -29,6 +29,7 @@ import (
 	"github.com/sharelog/sharelog/ingest"
 	"github.com/sharelog/sharelog/internal/kafkatest"
 	"github.com/sharelog/sharelog/internal/kafkax"
+	"github.com/sharelog/sharelog/server/pipeline"
 	"github.com/sharelog/sharelog/tools/simulate"
 )
 
@@ -161,7 +162,7 @@ func (c *cluster) producer() *producer {
 	if err := conn.EnsureTopics(ctx, t.Raw, t.Enriched, t.DLQ); err != nil {
 		c.t.Fatal(err)
 	}
-	client, err := newIngestClient(conn)
+	client, err := pipeline.NewIngestClient(conn)
 	if err != nil {
 		c.t.Fatal(err)
 	}

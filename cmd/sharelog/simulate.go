@@ -16,6 +16,7 @@ import (
 	"github.com/sharelog/sharelog/ingest"
 	"github.com/sharelog/sharelog/internal/kafkax"
 	"github.com/sharelog/sharelog/internal/secret"
+	"github.com/sharelog/sharelog/server/pipeline"
 	"github.com/sharelog/sharelog/tools/simulate"
 )
 
@@ -60,7 +61,7 @@ func simulateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			return err
 		}
 		defer conn.Close()
-		client, err := newIngestClient(conn)
+		client, err := pipeline.NewIngestClient(conn)
 		if err != nil {
 			return err
 		}
@@ -101,19 +102,6 @@ func ingestKey(cfg *config.Config, flagKey string) (string, error) {
 		return "", fmt.Errorf("no ingest key: give --key, set SHARELOG_INGEST_KEYS, or start `sharelog run` first so that it generates %s", path)
 	}
 	return strings.TrimSpace(string(data)), nil
-}
-
-// newIngestClient returns the Go client producing through conn, with its
-// brokers, transport (client id, TLS, SASL), topic prefix and producer
-// settings, as sharelog ingest produces.
-func newIngestClient(conn *kafkax.Conn) (*ingest.Client, error) {
-	cfg := conn.Config()
-	return ingest.NewClient(conn.Brokers(),
-		ingest.WithTransport(conn.Transport()),
-		ingest.WithTopicPrefix(cfg.TopicPrefix),
-		ingest.WithLinger(cfg.Linger),
-		ingest.WithCompression(kafkax.CompressionCodec(cfg.Compression)),
-		ingest.WithRequestTimeout(cfg.WriteTimeout))
 }
 
 // clientSender sends through the Go client, as the link and file server does.

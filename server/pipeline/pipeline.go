@@ -342,7 +342,7 @@ func (p *Pipeline) startIngest(opts Options, mux *http.ServeMux) error {
 		return err
 	}
 	p.ingestKeys = keys
-	if p.client, err = newIngestClient(p.conn); err != nil {
+	if p.client, err = NewIngestClient(p.conn); err != nil {
 		return err
 	}
 	h, err := ingest.NewHandler(p.cfg.Ingest, keys, p.client, p.log.With("role", "ingest"), p.reg)

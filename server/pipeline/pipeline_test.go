@@ -260,7 +260,7 @@ func TestWorkerRestartLosesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	client, err := newIngestClient(conn)
+	client, err := NewIngestClient(conn)
 	if err != nil {
 		t.Fatal(err)
 	}
